@@ -1,0 +1,334 @@
+"""Generate synthetic handwriting pages with true line boxes, for the segmentation benchmark.
+
+Writes ``<page>.png`` (uint8 grayscale) and ``<page>.lines.json``
+(``{"lines": [{"bbox": [x0, y0, x1, y1], "text": ...}], "style": ...}``, boxes x1/y1 exclusive).
+
+Styles:
+  scan       whole page, clean paper, slight rotation
+  paragraph  a paragraph cut tightly from a form (IAM-like), close line spacing
+  photo      phone photo of a ruled notebook page: rules, margin, shadow, gradient, noise, rotation
+  ondb       a whole IAM-OnDB form drawn from its pen strokes (needs ../shared/data/iam-ondb);
+             ondb-photo and ondb-paragraph add the photo / paragraph treatment to such a form
+
+Text comes from ``../shared/data/text`` and handwriting fonts from ``../shared/fonts`` when present
+(otherwise OpenCV's Hershey script font and a built-in sentence list).
+
+    python benchmarks/synth_pages.py --out /tmp/pages --n 40 --seed 0 [--styles scan,photo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FALLBACK_TEXT = [
+    "the quick brown fox jumps over the lazy dog",
+    "handwriting recognition of whole pages",
+    "a large majority of members are likely to",
+    "turn down the resolution on Tuesday night",
+    "pack my box with five dozen liquor jugs",
+    "sphinx of black quartz judge my vow",
+]
+
+
+def _texts() -> list[str]:
+    path = SHARED / "data" / "text" / "iam-lines-text.txt"
+    if path.exists():
+        lines = [t.strip() for t in path.read_text(encoding="utf-8").splitlines()]
+        return [t for t in lines if len(t) > 8]
+    return FALLBACK_TEXT
+
+
+def _fonts() -> list[Path]:
+    d = SHARED / "fonts"
+    return sorted(d.glob("*.ttf")) if d.exists() else []
+
+
+def _render_line(text: str, size: int, font: Path | None, rng: np.random.Generator) -> np.ndarray:
+    """Ink coverage of one text line, float32 (h, w) in [0, 1]."""
+    if font is not None:
+        from PIL import Image, ImageDraw, ImageFont
+
+        f = ImageFont.truetype(str(font), size)
+        x0, y0, x1, y1 = f.getbbox(text)
+        im = Image.new("L", (x1 - min(x0, 0) + 8, y1 - min(y0, 0) + 8), 0)
+        ImageDraw.Draw(im).text((4 - min(x0, 0), 4 - min(y0, 0)), text, font=f, fill=255)
+        cov = np.asarray(im, dtype=np.float32) / 255.0
+    else:
+        scale = size / 30.0
+        thick = max(1, int(round(scale * 1.5)))
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, thick)
+        im = np.zeros((th + base + 16, tw + 16), np.uint8)
+        cv2.putText(
+            im, text, (8, th + 8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, 255, thick, cv2.LINE_AA
+        )
+        cov = im.astype(np.float32) / 255.0
+    return cov
+
+
+def _fit_text(texts: list[str], rng: np.random.Generator, max_chars: int) -> str:
+    t = texts[int(rng.integers(len(texts)))]
+    if len(t) > max_chars:
+        cut = t[:max_chars].rsplit(" ", 1)[0]
+        t = cut if len(cut) > 3 else t[:max_chars]
+    return t
+
+
+def _paste(page: np.ndarray, cov: np.ndarray, x: int, y: int) -> None:
+    h, w = cov.shape
+    H, W = page.shape
+    xa, ya = max(0, x), max(0, y)
+    xb, yb = min(W, x + w), min(H, y + h)
+    if xb <= xa or yb <= ya:
+        return
+    sub = cov[ya - y : yb - y, xa - x : xb - x]
+    page[ya:yb, xa:xb] = np.maximum(page[ya:yb, xa:xb], sub)
+
+
+def _tilt(cov: np.ndarray, deg: float) -> np.ndarray:
+    if abs(deg) < 1e-3:
+        return cov
+    h, w = cov.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    extra = int(abs(np.sin(np.deg2rad(deg))) * w / 2) + 2
+    m[1, 2] += extra
+    return cv2.warpAffine(cov, m, (w, h + 2 * extra), flags=cv2.INTER_LINEAR)
+
+
+def _font_page(rng: np.random.Generator, style: str, texts: list[str], fonts: list[Path]):
+    """Ink coverage (H, W) float32, per-line coverage layers' boxes and texts, and rule info."""
+    if style == "paragraph":
+        width = int(rng.integers(1200, 2200))
+        n_lines = int(rng.integers(3, 10))
+    else:
+        width = int(rng.integers(1300, 2500))
+        n_lines = int(rng.integers(6, 22))
+    size = int(width / rng.uniform(22, 34))
+    font = fonts[int(rng.integers(len(fonts)))] if fonts and rng.random() < 0.85 else None
+    spacing = size * (rng.uniform(1.25, 1.7) if style != "paragraph" else rng.uniform(1.05, 1.4))
+    margin_x = int(width * rng.uniform(0.04, 0.12))
+    top = int(spacing * rng.uniform(0.6, 2.5))
+    layers: list[tuple[np.ndarray, int, int, str]] = []
+    max_w = width - 2 * margin_x
+    y = top
+    for i in range(n_lines):
+        text = _fit_text(texts, rng, max_chars=int(rng.integers(25, 70)))
+        if i == n_lines - 1 and rng.random() < 0.4:
+            text = " ".join(text.split()[: int(rng.integers(1, 3))])
+        cov = _render_line(text, size, font, rng)
+        if cov.shape[1] > max_w:
+            s = max_w / cov.shape[1]
+            cov = cv2.resize(cov, (max_w, max(1, int(cov.shape[0] * s))))
+        cov = _tilt(cov, rng.normal(0, 0.6) if style != "scan" else rng.normal(0, 0.3))
+        x = margin_x + int(rng.integers(0, max(1, int(0.05 * width))))
+        layers.append((cov, x, int(y - cov.shape[0] / 2), text))
+        y += spacing
+    height = int(y + spacing * rng.uniform(0.3, 2.0))
+    if style != "paragraph":
+        height = max(height, int(width * rng.uniform(1.2, 1.45)))
+    return width, height, layers, spacing
+
+
+def _ondb_forms(rng: np.random.Generator, n: int) -> list[list[list[np.ndarray]]]:
+    """``n`` random IAM-OnDB forms as lists of lines, each a list of (k, 2) stroke point arrays."""
+    tar_path = SHARED / "data" / "iam-ondb" / "lineStrokes-dev.tar.gz"
+    if not tar_path.exists():
+        return []
+    with tarfile.open(tar_path) as tf:
+        names = [m for m in tf.getmembers() if m.name.endswith(".xml")]
+        forms: dict[str, list[tarfile.TarInfo]] = {}
+        for m in names:
+            forms.setdefault(m.name.rsplit("-", 1)[0], []).append(m)
+        keys = sorted(k for k, v in forms.items() if len(v) >= 2)
+        chosen = rng.choice(len(keys), size=min(n, len(keys)), replace=False)
+        out = []
+        for ci in chosen:
+            members = sorted(forms[keys[int(ci)]], key=lambda m: m.name)
+            lines = []
+            for m in members:
+                xml = tf.extractfile(m).read().decode("latin-1")
+                body = xml.split("<StrokeSet>", 1)[-1]
+                strokes = []
+                for s in re.findall(r"<Stroke [^>]*>(.*?)</Stroke>", body, re.S):
+                    pts = re.findall(r'x="(\d+)" y="(\d+)"', s)
+                    if pts:
+                        strokes.append(np.array(pts, dtype=np.float64))
+                if strokes:
+                    lines.append(strokes)
+            out.append(lines)
+    return out
+
+
+def _ondb_page(rng: np.random.Generator, form: list[list[np.ndarray]]):
+    allpts = np.concatenate([np.concatenate(s) for s in form])
+    x0, y0 = allpts.min(0)
+    x1, y1 = allpts.max(0)
+    width = int(rng.integers(1400, 2400))
+    margin = int(width * rng.uniform(0.03, 0.1))
+    s = (width - 2 * margin) / max(1.0, x1 - x0)
+    height = int((y1 - y0) * s + 2 * margin)
+    thick = max(1, int(round(width / rng.uniform(500, 900))))
+    layers = []
+    for strokes in form:
+        cov = np.zeros((height, width), np.uint8)
+        for st in strokes:
+            p = np.round((st - [x0, y0]) * s + margin).astype(np.int32)
+            cv2.polylines(cov, [p.reshape(-1, 1, 2)], False, 255, thick, cv2.LINE_AA)
+        ys, xs = np.nonzero(cov)
+        if len(ys) == 0:
+            continue
+        # Keep only the line's own box: full-page layers for every line would cost GBs.
+        ya, yb, xa, xb = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        layers.append((cov[ya:yb, xa:xb].astype(np.float32) / 255.0, int(xa), int(ya), ""))
+    centres = [y + c.shape[0] / 2 for c, _, y, _ in layers]
+    pitch = float(np.median(np.diff(centres))) if len(centres) > 1 else height / 4
+    return width, height, layers, pitch
+
+
+def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form=None):
+    """Render one page.
+
+    Returns:
+        ``(gray, lines)``: uint8 (H, W) page and ``[{"bbox": [x0, y0, x1, y1], "text": str}]``
+        in reading order.
+    """
+    texts = texts or _texts()
+    fonts = _fonts() if fonts is None else fonts
+    if style.startswith("ondb"):
+        width, height, layers, spacing = _ondb_page(rng, form)
+        # Stroke pages: "ondb" is a clean scan; "ondb-photo" / "ondb-paragraph" as for fonts.
+        style = style.split("-", 1)[1] if "-" in style else "ondb"
+    else:
+        width, height, layers, spacing = _font_page(rng, style, texts, fonts)
+    ink = np.zeros((height, width), np.float32)
+    for cov, x, y, _ in layers:
+        _paste(ink, cov, x, y)
+
+    paper = rng.uniform(205, 248)
+    ink_level = rng.uniform(15, 90)
+    rules = np.zeros_like(ink)
+    if style == "photo" and spacing is not None:
+        # Rules sit under each text line's baseline region, at the text's own spacing.
+        first = layers[0][2] + layers[0][0].shape[0] * 0.8
+        th = int(rng.integers(1, 4))
+        yy = first - spacing * int(first // spacing)
+        while yy < height:
+            cv2.line(rules, (0, int(yy)), (width, int(yy)), 1.0, th, cv2.LINE_AA)
+            yy += spacing
+        if rng.random() < 0.7:
+            xm = int(layers[0][1] - width * 0.02)
+            cv2.line(rules, (xm, 0), (xm, height), 1.0, th, cv2.LINE_AA)
+        rules *= rng.uniform(0.2, 0.55)
+    # Ink over print: transmittances multiply, so crossings are darker than either.
+    img = paper * (1 - rules) * (1 - ink * (1 - ink_level / paper))
+
+    angle = {"scan": rng.normal(0, 0.8), "paragraph": rng.normal(0, 0.5)}.get(
+        style, rng.uniform(-5, 5)
+    )
+    if style == "ondb":
+        angle = rng.normal(0, 1.0)
+    m = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    img = cv2.warpAffine(
+        img, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+    if style == "photo":
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        gx, gy = rng.uniform(-1, 1, 2)
+        grad = 1 + 0.35 * (gx * (xx / width - 0.5) + gy * (yy / height - 0.5))
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        r = np.hypot(xx - cx, yy - cy) / max(width, height)
+        vign = 1 - 0.35 * np.clip(r, 0, 1) ** 2
+        shadow = np.ones_like(img)
+        if rng.random() < 0.8:
+            # A soft-edged shadow, like a hand or phone over part of the page.
+            nx, ny = rng.normal(size=2)
+            d = (xx - rng.uniform(0.3, 0.9) * width) * nx + (yy - rng.uniform(0, height)) * ny
+            edge = 1 / (1 + np.exp(np.clip(-d / (0.02 * width), -50, 50)))
+            shadow = 1 - rng.uniform(0.25, 0.5) * edge
+        img = img * grad * vign * shadow
+        img = img + rng.normal(0, rng.uniform(3, 9), img.shape)
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+    else:
+        img = img + rng.normal(0, rng.uniform(1, 4), img.shape)
+    gray = np.clip(img, 0, 255).astype(np.uint8)
+    if style == "photo":
+        ok, enc = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 90))])
+        gray = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+
+    lines = []
+    for cov, x, y, text in layers:
+        ys, xs = np.nonzero(cov > 0.35)
+        if len(ys) == 0:
+            continue
+        pts = np.stack([xs + x, ys + y, np.ones_like(xs)], 1).astype(np.float64)
+        pts = pts @ m.T  # (N, 3) @ (3, 2) -> (N, 2) rotated (x, y)
+        bx0, by0 = np.floor(pts.min(0)).astype(int)
+        bx1, by1 = np.ceil(pts.max(0)).astype(int) + 1
+        bx0, by0 = max(0, bx0), max(0, by0)
+        bx1, by1 = min(width, bx1), min(height, by1)
+        if bx1 > bx0 and by1 > by0:
+            lines.append({"bbox": [int(bx0), int(by0), int(bx1), int(by1)], "text": text})
+    if style == "paragraph":
+        # Cut the paragraph out like a form region: a margin of paper around the text.
+        xs0 = min(l["bbox"][0] for l in lines)
+        ys0 = min(l["bbox"][1] for l in lines)
+        xs1 = max(l["bbox"][2] for l in lines)
+        ys1 = max(l["bbox"][3] for l in lines)
+        pad = int(rng.integers(5, 60))
+        cx0, cy0 = max(0, xs0 - pad), max(0, ys0 - pad)
+        cx1, cy1 = min(width, xs1 + pad), min(height, ys1 + pad)
+        gray = gray[cy0:cy1, cx0:cx1].copy()
+        for l in lines:
+            b = l["bbox"]
+            l["bbox"] = [b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0]
+    return gray, lines
+
+
+def generate(out: Path, n: int, seed: int = 0, styles: list[str] | None = None) -> list[Path]:
+    """Write ``n`` pages cycling through ``styles`` into ``out``; return the image paths."""
+    styles = styles or ["scan", "paragraph", "photo", "ondb", "ondb-photo", "ondb-paragraph"]
+    rng = np.random.default_rng(seed)
+    texts, fonts = _texts(), _fonts()
+    n_ondb = sum(1 for i in range(n) if styles[i % len(styles)].startswith("ondb"))
+    forms = _ondb_forms(rng, n_ondb) if n_ondb else []
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        style = styles[i % len(styles)]
+        form = None
+        if style.startswith("ondb"):
+            if forms:
+                form = forms.pop()
+            else:
+                style = "scan"
+        gray, lines = make_page(rng, style, texts, fonts, form)
+        stem = f"synth-{i:04d}-{style}"
+        ok, png = cv2.imencode(".png", gray)
+        (out / f"{stem}.png").write_bytes(png.tobytes())
+        payload = {"lines": lines, "style": style}
+        (out / f"{stem}.lines.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        paths.append(out / f"{stem}.png")
+    return paths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--styles", default="scan,paragraph,photo,ondb,ondb-photo,ondb-paragraph")
+    args = ap.parse_args()
+    paths = generate(args.out, args.n, args.seed, args.styles.split(","))
+    print(f"wrote {len(paths)} pages to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

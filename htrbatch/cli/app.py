@@ -1,0 +1,41 @@
+"""The root Typer application and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from htrbatch import __version__
+
+app = typer.Typer(
+    name="htrbatch",
+    help="Read handwriting in batches: page scans in, text and JSON out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Everything for people goes to stderr; stdout carries results only (e.g. --jsonl).
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"htrbatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Read handwriting in batches: page scans in, text and JSON out."""
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One-line error on stderr and exit: bad options or paths are usage errors (2)."""
+    err_console.print(f"[red]error[/]: {message}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,113 @@
+"""`htrbatch evaluate`: CER/WER of the recogniser on a labelled line dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from htrbatch.cli.app import app, err_console, fail
+from htrbatch.cli.options import (
+    AlphaOpt,
+    BatchOpt,
+    BeamOpt,
+    BetaOpt,
+    DecoderOpt,
+    DeviceOpt,
+    LmOpt,
+    ModelOpt,
+    SpellOpt,
+    decode_options,
+)
+from htrbatch.errors import HtrError
+from htrbatch.evaluate import evaluate_dataset
+from htrbatch.io import write_atomic
+from htrbatch.pipeline import Recognizer, TranscribeOptions
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch evaluate data/val --cer --wer\n\n"
+        "  htrbatch evaluate iam/ --decoder greedy --json report.json"
+    )
+)
+def evaluate(
+    dataset: Path = typer.Argument(
+        ..., help="IAM layout (lines.txt + lines/) or images with .gt.txt sidecars."
+    ),
+    cer: bool = typer.Option(True, "--cer/--no-cer", help="Report the character error rate."),
+    wer: bool = typer.Option(False, "--wer", help="Also report the word error rate."),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Write the full per-line report as JSON (- for stdout)."
+    ),
+    model: ModelOpt = TranscribeOptions.model,
+    device: DeviceOpt = TranscribeOptions.device,
+    batch_size: BatchOpt = TranscribeOptions.batch_size,
+    decoder: DecoderOpt = decode_options().decoder,
+    lm: LmOpt = decode_options().lm,
+    beam_width: BeamOpt = decode_options().beam_width,
+    alpha: AlphaOpt = decode_options().alpha,
+    beta: BetaOpt = decode_options().beta,
+    spell: SpellOpt = decode_options().spell,
+) -> None:
+    """Corpus CER (total edits / total reference characters) and WER on a labelled line set."""
+    if not dataset.exists():
+        fail(f"{dataset}: no such dataset folder")
+    try:
+        options = TranscribeOptions(
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            decode=decode_options(
+                decoder=decoder, lm=lm, beam_width=beam_width, alpha=alpha, beta=beta, spell=spell
+            ),
+        )
+        options.validate()
+        recognizer = Recognizer(options.model, options.device, options.batch_size, options.decode)
+        with Progress(
+            TextColumn("evaluating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("eval", total=None)
+            report = evaluate_dataset(
+                dataset,
+                recognizer,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except HtrError as exc:
+        fail(str(exc))
+
+    for exc in report.errors:
+        err_console.print(f"[red]error[/]: {exc}", highlight=False)
+    table = Table(title=f"{dataset}", title_justify="left")
+    for col in (
+        ["lines", "chars"]
+        + (["CER"] if cer else [])
+        + (["WER"] if wer else [])
+        + ["seconds", "lines/s"]
+    ):
+        table.add_column(col, justify="right")
+    row = [str(report.lines), str(report.chars)]
+    row += [f"{100 * report.cer:.2f}%"] if cer else []
+    row += [f"{100 * report.wer:.2f}%"] if wer else []
+    row += [f"{report.seconds:.1f}", f"{report.lines / max(report.seconds, 1e-9):.1f}"]
+    table.add_row(*row)
+    payload = json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
+    if json_out is not None and str(json_out) == "-":
+        err_console.print(table)
+        typer.echo(payload, nl=False)
+    else:
+        from rich.console import Console
+
+        Console().print(table)
+        if json_out is not None:
+            write_atomic(json_out, payload)
+    if report.errors:
+        raise typer.Exit(1)

@@ -1,0 +1,33 @@
+"""Options shared by several commands, declared once; defaults come from the option dataclasses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from htrbatch.decode import DecodeOptions
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", help="Checkpoint path, or 'default' for the shipped model.")
+]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto|cpu|cuda (auto uses CUDA when present).")
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Lines per recogniser batch.")]
+DecoderOpt = Annotated[str, typer.Option("--decoder", help="greedy|beam.")]
+LmOpt = Annotated[
+    str,
+    typer.Option("--lm", help="Language model for beam: default|none|PATH (ARPA or KenLM binary)."),
+]
+BeamOpt = Annotated[int, typer.Option("--beam-width", min=1, help="Beam width for --decoder beam.")]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Language model weight.")]
+BetaOpt = Annotated[float, typer.Option("--beta", help="Word insertion bonus.")]
+SpellOpt = Annotated[
+    bool, typer.Option("--spell/--no-spell", help="Spell-correct words the LM does not know.")
+]
+
+
+def decode_options(**overrides: Any) -> DecodeOptions:
+    """DecodeOptions with CLI overrides; with none, the library defaults (used for CLI defaults)."""
+    return DecodeOptions(**overrides)

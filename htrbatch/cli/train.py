@@ -1,0 +1,109 @@
+"""`htrbatch train`: train the CRNN recogniser on line datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from htrbatch.cli.app import app, err_console, fail
+from htrbatch.errors import HtrError
+from htrbatch.train import TrainOptions, train
+
+_D = TrainOptions()
+
+
+@app.command(
+    name="train",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch train --train data/train --val data/val --out runs/crnn.pt\n\n"
+        "  htrbatch train --train data/train --val data/val --out runs/crnn.pt --resume"
+    ),
+)
+def train_command(
+    train_sets: list[Path] = typer.Option(
+        ..., "--train", help="Training dataset (repeat for several)."
+    ),
+    val: Path = typer.Option(
+        ..., "--val", help="Validation dataset (early stopping, best checkpoint)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Best checkpoint path; <out>.last.pt holds the resumable state."
+    ),
+    epochs: int = typer.Option(_D.epochs, min=1),
+    batch_size: int = typer.Option(_D.batch_size, "--batch-size", min=1),
+    lr: float = typer.Option(_D.lr, "--lr", min=0.0),
+    patience: int = typer.Option(
+        _D.patience, min=1, help="Stop after this many epochs without a better validation CER."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from <out>.last.pt (weights, optimizer, epoch)."
+    ),
+    init: str = typer.Option(
+        _D.init, "--init", help="Start from this checkpoint's weights (fine-tuning)."
+    ),
+    augment: bool = typer.Option(_D.augment, "--augment/--no-augment", help="Online augmentation."),
+    max_steps_per_epoch: int = typer.Option(
+        _D.max_steps_per_epoch, min=0, help="Cap on batches per epoch (0 = all)."
+    ),
+    val_limit: int = typer.Option(
+        _D.val_limit, min=0, help="Validate on at most this many lines (0 = all)."
+    ),
+    max_minutes: float = typer.Option(
+        _D.max_minutes, min=0.0, help="Stop after the epoch that passes this time (0 = none)."
+    ),
+    threads: int = typer.Option(_D.threads, min=0, help="Torch CPU threads (0 = default)."),
+    seed: int = typer.Option(_D.seed),
+    rescan: bool = typer.Option(
+        _D.rescan, "--rescan", help="Pick up new training files every epoch."
+    ),
+) -> None:
+    """Train the recogniser with CTC; keeps the checkpoint with the best validation CER."""
+    for ds in [*train_sets, val]:
+        if not ds.exists():
+            fail(f"{ds}: no such dataset folder")
+    options = TrainOptions(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        augment=augment,
+        seed=seed,
+        threads=threads,
+        max_steps_per_epoch=max_steps_per_epoch,
+        val_limit=val_limit,
+        max_minutes=max_minutes,
+        init=init,
+        rescan=rescan,
+    )
+
+    def log(record: dict[str, Any]) -> None:
+        if record["event"] == "epoch":
+            err_console.print(
+                f"epoch {record['epoch']:3d}  loss {record['loss']:.3f}"
+                f"  val CER {100 * record['val_cer']:.2f}%"
+                f"  WER {100 * record['val_wer']:.2f}%  {record['lines_per_s']:.0f} lines/s"
+                + ("  [green]best[/]" if record.get("best") else ""),
+                highlight=False,
+            )
+        elif record["event"] in ("start", "loading", "rescan", "early_stop", "time_limit"):
+            err_console.print(
+                f"{record['event']}: "
+                + ", ".join(
+                    f"{k}={v}"
+                    for k, v in record.items()
+                    if k
+                    in ("train_lines", "val_lines", "new_lines", "params", "epoch", "best_epoch")
+                ),
+                highlight=False,
+            )
+
+    try:
+        result = train(train_sets, val, out, options, resume=resume, log=log)
+    except HtrError as exc:
+        fail(str(exc))
+    err_console.print(
+        f"best val CER {100 * result.best_cer:.2f}% at epoch {result.best_epoch}; saved {out}"
+    )

@@ -1,0 +1,1 @@
+"""Datasets: IAM-OnDB reader, stroke renderer, degradations."""

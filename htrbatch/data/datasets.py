@@ -1,0 +1,112 @@
+"""Labelled line datasets on disk.
+
+Two layouts are recognised automatically:
+- IAM: ``lines.txt`` (IAM's ascii/lines.txt format) beside ``lines/<a01>/<a01-000u>/<id>.png``;
+  only rows whose image exists are used, and ``|`` in the transcription means a space.
+- sidecars: a folder (searched recursively) of images, each with ``<name>.gt.txt`` beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from htrbatch.errors import DatasetError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled line: an id unique in its dataset, the image file, the transcription."""
+
+    id: str
+    image: Path
+    text: str
+
+
+def _find_lines_txt(root: Path) -> Path | None:
+    for cand in (root / "lines.txt", root / "ascii" / "lines.txt"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def detect_layout(root: Path) -> str:
+    """``"iam"`` or ``"sidecar"``; raises DatasetError if ``root`` is neither."""
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder not found")
+    if _find_lines_txt(root) is not None:
+        return "iam"
+    if next(root.rglob("*.gt.txt"), None) is not None:
+        return "sidecar"
+    raise DatasetError(
+        f"{root}: unknown dataset layout: expected lines.txt with lines/ (IAM) "
+        "or images with <name>.gt.txt sidecars"
+    )
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _load_iam(root: Path) -> list[Sample]:
+    lines_txt = _find_lines_txt(root)
+    assert lines_txt is not None
+    img_root = root / "lines"
+    samples = []
+    for n, raw in enumerate(
+        lines_txt.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+    ):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = raw.split(" ")
+        # id, status, graylevel, #components, x, y, w, h, grammatical tag, transcription
+        if len(parts) < 9:
+            raise DatasetError(f"{lines_txt}:{n}: expected at least 9 fields, got {len(parts)}")
+        line_id = parts[0]
+        # 8 status/geometry fields, then the transcription with | for spaces.
+        text = " ".join(parts[8:])
+        pieces = line_id.split("-")
+        if len(pieces) < 3:
+            raise DatasetError(f"{lines_txt}:{n}: bad line id {line_id!r}")
+        folder = img_root / pieces[0] / f"{pieces[0]}-{pieces[1]}"
+        image = next(
+            (
+                folder / f"{line_id}{s}"
+                for s in IMAGE_SUFFIXES
+                if (folder / f"{line_id}{s}").is_file()
+            ),
+            None,
+        )
+        if image is None:
+            continue
+        samples.append(Sample(line_id, image, _clean(text.replace("|", " "))))
+    return samples
+
+
+def _load_sidecar(root: Path) -> list[Sample]:
+    samples = []
+    for gt in sorted(root.rglob("*.gt.txt")):
+        stem = gt.name[: -len(".gt.txt")]
+        image = next(
+            (gt.with_name(stem + s) for s in IMAGE_SUFFIXES if gt.with_name(stem + s).is_file()),
+            None,
+        )
+        if image is None:
+            continue
+        text = _clean(gt.read_text(encoding="utf-8", errors="replace"))
+        samples.append(Sample(str(image.relative_to(root).with_suffix("")), image, text))
+    return samples
+
+
+def load_dataset(root: str | Path) -> list[Sample]:
+    """All labelled lines under ``root``, in a stable order. Raises DatasetError when empty."""
+    root = Path(root)
+    layout = detect_layout(root)
+    samples = _load_iam(root) if layout == "iam" else _load_sidecar(root)
+    if not samples:
+        raise DatasetError(f"{root}: no labelled line images found ({layout} layout)")
+    return samples

@@ -1,0 +1,448 @@
+"""CTC decoders: greedy best path, beam search with a KenLM word LM (pyctcdecode), spelling.
+
+Every decoder is a small strategy object with one method, ``decode(logprobs) -> DecodeResult``.
+``logprobs`` is the float32 ``(T, C)`` log-softmax output of the CTC model for ONE line, cut to
+its true length T (padding removed); column ``blank`` is the CTC blank and ``labels[i]`` the text
+of class ``i`` (``labels[blank]`` is ignored and treated as ``""``).
+
+Confidence, for all decoders: the probability the model gives the emitted text, as a geometric
+mean per emitted character, ``exp(log P / max(1, len(text)))``. Greedy uses the best path's log
+probability (sum over frames of the frame maximum); beam search uses the beam's acoustic score,
+which sums the alignments of the text kept in the beam (the LM score is left out, so an LM that
+overrides the recogniser lowers the confidence). Both are in [0, 1]; an empty input (T == 0)
+gives ``("", 1.0)``. Spell correction keeps the confidence of the decoder it wraps.
+
+Whitespace in the output is normalised as pyctcdecode does: no leading, trailing or double spaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import multiprocessing
+import os
+import re
+import tempfile
+import weakref
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.pool import Pool
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from htrbatch.errors import HtrError, LanguageModelError, OptionsError
+from htrbatch.lm import read_arpa_unigrams, read_unigrams, unigrams_path_for
+
+if TYPE_CHECKING:
+    from autocorrect import Speller
+
+# pyctcdecode warns through logging (e.g. "Only 12 unigrams passed"); without a handler Python
+# would print those to stderr from library code. Applications that configure logging still see
+# them through propagation.
+logging.getLogger("pyctcdecode").addHandler(logging.NullHandler())
+
+DECODERS = ("greedy", "beam")
+
+# Beam batches smaller than this are decoded in-process: forking work out costs more than it saves.
+MIN_POOL_BATCH = 8
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    text: str
+    confidence: float  # in [0, 1], see the module docstring
+
+
+class Decoder(Protocol):
+    def decode(self, logprobs: np.ndarray) -> DecodeResult:
+        """Decode one line: ``logprobs`` float32 (T, C) log-softmax -> text and confidence."""
+        ...
+
+
+def _check_labels(labels: Sequence[str], blank: int) -> list[str]:
+    labels = list(labels)
+    if not 0 <= blank < len(labels):
+        raise OptionsError(f"blank index {blank}: outside the charset of {len(labels)} labels")
+    labels[blank] = ""
+    seen: set[str] = set()
+    for i, label in enumerate(labels):
+        if i != blank and (label == "" or label in seen):
+            raise OptionsError(f"charset label {i} ({label!r}): empty or repeated")
+        seen.add(label)
+    return labels
+
+
+def _check_logprobs(logprobs: np.ndarray, num_labels: int) -> np.ndarray:
+    x = np.asarray(logprobs)
+    if x.ndim != 2 or x.shape[1] != num_labels:
+        raise HtrError(
+            f"logprobs of shape {x.shape}: expected (T, {num_labels}) for a charset of "
+            f"{num_labels} labels"
+        )
+    return x
+
+
+def _confidence(logp: float, n_chars: int) -> float:
+    if not math.isfinite(logp):
+        return 0.0
+    return float(min(1.0, max(0.0, math.exp(logp / max(1, n_chars)))))
+
+
+def _normalize_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+class GreedyDecoder:
+    """Best path: arg-max class per frame, repeats collapsed, blanks dropped."""
+
+    def __init__(self, labels: Sequence[str], blank: int = 0) -> None:
+        self.labels = _check_labels(labels, blank)
+        self.blank = blank
+
+    def decode(self, logprobs: np.ndarray) -> DecodeResult:
+        """``logprobs``: float32 (T, C) log-softmax of one line."""
+        x = _check_logprobs(logprobs, len(self.labels))
+        if x.shape[0] == 0:
+            return DecodeResult("", 1.0)
+        best = x.argmax(axis=1)
+        path_logp = float(x[np.arange(len(best)), best].sum(dtype=np.float64))
+        # a class is emitted where it differs from the previous frame and is not the blank
+        keep = np.ones(len(best), dtype=bool)
+        keep[1:] = best[1:] != best[:-1]
+        keep &= best != self.blank
+        text = _normalize_whitespace("".join(self.labels[i] for i in best[keep]))
+        return DecodeResult(text, _confidence(path_logp, len(text)))
+
+
+class BeamDecoder:
+    """CTC prefix beam search (pyctcdecode), optionally fused with a KenLM word n-gram LM.
+
+    ``lm_path`` is a KenLM model (``.arpa``, ``.arpa.gz`` or binary); ``unigrams`` its vocabulary,
+    by default read from ``<stem>.unigrams.txt`` next to it (or from the ARPA 1-grams). pyctcdecode
+    needs the vocabulary to score partial words and to keep word boundaries. ``alpha`` weighs the
+    LM, ``beta`` is the bonus per word, ``unk_offset`` the natural-log penalty for a word outside
+    the vocabulary. ``workers`` > 1 lets :func:`decode_batch` fork that many processes for large
+    batches (pyctcdecode keeps the LM in a class variable that forked children inherit).
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        blank: int = 0,
+        lm_path: str | Path | None = None,
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        beam_width: int = 25,
+        unigrams: Collection[str] | None = None,
+        *,
+        unk_offset: float = -10.0,
+        workers: int = 1,
+    ) -> None:
+        from pyctcdecode.alphabet import Alphabet
+        from pyctcdecode.decoder import BeamSearchDecoderCTC
+        from pyctcdecode.language_model import LanguageModel
+
+        self.labels = _check_labels(labels, blank)
+        self.blank = blank
+        self.beam_width = int(beam_width)
+        self.workers = int(workers)
+        self._args = (labels, blank, lm_path, alpha, beta, beam_width, unigrams)
+        self._kwargs = {"unk_offset": unk_offset, "workers": workers}
+        # pyctcdecode rewrites some labels ("|" -> " ", "_" or "<pad>" -> blank, "[unk]" ...) and
+        # appends a blank when it finds none; ours must pass through unchanged, blank included.
+        alphabet = Alphabet.build_alphabet(self.labels)
+        if alphabet.is_bpe or alphabet.labels != self.labels:
+            changed = [
+                f"{a!r}->{b!r}"
+                for a, b in zip(self.labels, alphabet.labels, strict=False)
+                if a != b
+            ] or ["BPE-style labels"]
+            raise OptionsError(
+                f"charset not usable for beam search, pyctcdecode would rewrite: {changed[0]}"
+            )
+        language_model = None
+        if lm_path is not None:
+            lm_path = Path(lm_path)
+            model = _load_kenlm(lm_path)
+            words = set(unigrams) if unigrams is not None else set(_lm_unigrams(lm_path))
+            language_model = LanguageModel(
+                model,
+                words,
+                alpha=float(alpha),
+                beta=float(beta),
+                unk_score_offset=float(unk_offset),
+                score_boundary=True,
+            )
+        self.lm_path = lm_path
+        self._decoder = BeamSearchDecoderCTC(alphabet, language_model)
+        self._pool: Pool | None = None
+        # the LM lives in pyctcdecode's class-level registry; drop it when this object goes
+        weakref.finalize(self, self._decoder.cleanup)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuild from the arguments in the receiving process: neither the pool nor the LM,
+        # which pyctcdecode keeps outside the object, can travel in a pickle
+        return (_rebuild_beam, (self._args, self._kwargs))
+
+    def decode(self, logprobs: np.ndarray) -> DecodeResult:
+        """``logprobs``: float32 (T, C) log-softmax of one line."""
+        x = _check_logprobs(logprobs, len(self.labels))
+        if x.shape[0] == 0:
+            return DecodeResult("", 1.0)
+        beams = self._decoder.decode_beams(
+            x.astype(np.float32, copy=False), beam_width=self.beam_width, prune_history=True
+        )
+        text, _, _, logit_score, _ = beams[0]
+        return DecodeResult(text, _confidence(logit_score, len(text)))
+
+    def decode_many(self, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:
+        """Decode several lines, in worker processes when that pays off (see ``workers``)."""
+        if self.workers <= 1 or len(logprobs_list) < MIN_POOL_BATCH:
+            return [self.decode(x) for x in logprobs_list]
+        xs = [
+            _check_logprobs(x, len(self.labels)).astype(np.float32, copy=False)
+            for x in logprobs_list
+        ]
+        nonempty = [i for i, x in enumerate(xs) if x.shape[0] > 0]
+        beams = self._decoder.decode_beams_batch(
+            self._get_pool(),
+            [xs[i] for i in nonempty],
+            beam_width=self.beam_width,
+            prune_history=True,
+        )
+        results = [DecodeResult("", 1.0)] * len(xs)
+        for i, found in zip(nonempty, beams, strict=True):
+            text, _, logit_score, _ = found[0]
+            results[i] = DecodeResult(text, _confidence(logit_score, len(text)))
+        return results
+
+    def _get_pool(self) -> Pool:
+        if self._pool is None:
+            # fork, not spawn: children must inherit the LM loaded above (pyctcdecode refuses
+            # spawn pools). Created after the LM so that it is there to inherit.
+            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+            weakref.finalize(self, self._pool.terminate)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def _rebuild_beam(args: tuple[Any, ...], kwargs: dict[str, Any]) -> BeamDecoder:
+    return BeamDecoder(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Collect what C++ code writes to file descriptor 2 (KenLM's loading chatter)."""
+    captured: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to hide
+        yield captured
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _load_kenlm(path: Path) -> Any:
+    import kenlm
+
+    if not path.is_file():
+        raise LanguageModelError(f"{path}: language model file not found")
+    config = kenlm.Config()
+    config.show_progress = False
+    try:
+        with _stderr_captured():
+            return kenlm.Model(str(path), config)
+    except (OSError, RuntimeError) as exc:
+        # KenLM's message starts with C++ source locations; the readable part is on line two
+        msg = str(exc.__cause__ or exc)
+        detail = " ".join(msg.split("\n", 1)[-1].split())[:200]
+        raise LanguageModelError(f"{path}: cannot load as a KenLM model: {detail}") from exc
+
+
+def _lm_unigrams(lm_path: Path) -> list[str]:
+    listed = unigrams_path_for(lm_path)
+    if listed.is_file():
+        return read_unigrams(listed)
+    if ".arpa" in lm_path.name:
+        return read_arpa_unigrams(lm_path)
+    raise LanguageModelError(
+        f"{lm_path}: binary LM without its unigram list {listed} "
+        "(write both with 'htrbatch lm build')"
+    )
+
+
+_SPELL_WORD = re.compile(r"[^\W\d_]+")
+
+
+class SpellingDecoder:
+    """Wraps another decoder and corrects misspelt words with autocorrect's English word list.
+
+    Only plain words change: tokens with digits or apostrophes, words shorter than 3 letters,
+    ALL-CAPS and mixed-case words, non-ASCII words and words in ``lexicon`` (the LM's vocabulary,
+    compared as written and lower-cased) are left alone; punctuation is never touched. A
+    capitalised word is corrected in lower case and capitalised again.
+    """
+
+    def __init__(
+        self, inner: Decoder, speller: Speller | None = None, lexicon: Collection[str] = ()
+    ) -> None:
+        if speller is None:
+            from autocorrect import Speller
+
+            # fast: single edits only; double edits cost ~0.2 s a word
+            speller = Speller(lang="en", fast=True)
+        self.inner = inner
+        self.speller = speller
+        self.lexicon = frozenset(lexicon)
+
+    def decode(self, logprobs: np.ndarray) -> DecodeResult:
+        """``logprobs``: float32 (T, C) log-softmax of one line."""
+        return self.correct_result(self.inner.decode(logprobs))
+
+    def correct_result(self, result: DecodeResult) -> DecodeResult:
+        return dataclasses.replace(result, text=self.correct(result.text))
+
+    def correct(self, text: str) -> str:
+        """``text`` with its plain words spell-corrected."""
+        parts = re.split(r"(\s+)", text)
+        for i, token in enumerate(parts):
+            if token and not token.isspace() and not any(c.isdigit() or c in "'’" for c in token):
+                parts[i] = _SPELL_WORD.sub(lambda m: self._word(m.group(0)), token)
+        return "".join(parts)
+
+    def _word(self, word: str) -> str:
+        if len(word) < 3 or not word.isascii():
+            return word
+        lower = word.lower()
+        if word in self.lexicon or lower in self.lexicon:
+            return word
+        if word.islower():
+            return self.speller.autocorrect_word(word)
+        if word[0].isupper() and word[1:].islower():
+            fixed = self.speller.autocorrect_word(lower)
+            return fixed[:1].upper() + fixed[1:]
+        return word  # ALL CAPS or mixed case: acronyms and names
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to turn the recogniser's output into text.
+
+    ``lm``: ``"default"`` (the shipped LM; ignored by the greedy decoder), ``"none"`` or a path.
+    ``alpha``/``beta``/``beam_width``/``unk_offset`` only apply to ``decoder="beam"``;
+    ``workers`` > 1 forks that many processes for large beam batches.
+    """
+
+    decoder: str = "beam"
+    lm: str = "default"
+    alpha: float = 0.5
+    beta: float = 1.0
+    beam_width: int = 25
+    spell: bool = False
+    workers: int = 1
+    unk_offset: float = -10.0
+
+    def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise OptionsError(f"--decoder {self.decoder}: must be one of {', '.join(DECODERS)}")
+        if not str(self.lm).strip():
+            raise OptionsError("--lm: empty; use 'default', 'none' or a file")
+        if not (math.isfinite(self.alpha) and self.alpha >= 0):
+            raise OptionsError(f"--alpha {self.alpha}: must be a finite number >= 0")
+        if not math.isfinite(self.beta):
+            raise OptionsError(f"--beta {self.beta}: must be a finite number")
+        if not math.isfinite(self.unk_offset) or self.unk_offset > 0:
+            raise OptionsError(f"unk_offset {self.unk_offset}: must be a finite number <= 0")
+        if self.beam_width < 1:
+            raise OptionsError(f"--beam-width {self.beam_width}: must be at least 1")
+        if self.workers < 1:
+            raise OptionsError(f"--workers {self.workers}: must be at least 1")
+        if self.decoder == "greedy":
+            if self.lm not in ("default", "none"):
+                raise OptionsError(
+                    f"--decoder greedy conflicts with --lm {self.lm}: only the beam decoder uses "
+                    "a language model"
+                )
+            defaults = DecodeOptions()
+            for name in ("alpha", "beta", "beam_width"):
+                if getattr(self, name) != getattr(defaults, name):
+                    flag = "--" + name.replace("_", "-")
+                    raise OptionsError(
+                        f"--decoder greedy conflicts with {flag} {getattr(self, name)}: "
+                        "it only applies to --decoder beam"
+                    )
+
+    def lm_path(self) -> Path | None:
+        """The LM file these options select (not checked for existence), or None."""
+        if self.decoder == "greedy" or self.lm == "none":
+            return None
+        if self.lm == "default":
+            from htrbatch.assets import default_lm_path
+
+            return default_lm_path()
+        return Path(self.lm).expanduser()
+
+
+def build_decoder(options: DecodeOptions, labels: Sequence[str], blank: int = 0) -> Decoder:
+    """The decoder ``options`` describe for a recogniser with charset ``labels``."""
+    lm_path = options.lm_path()
+    unigrams: list[str] | None = None
+    if lm_path is not None:
+        if not lm_path.is_file():
+            hint = " (use --lm none to decode without one)" if options.lm == "default" else ""
+            raise LanguageModelError(f"{lm_path}: language model file not found{hint}")
+        if options.lm == "default":
+            from htrbatch.assets import default_unigrams_path
+
+            unigrams_file = default_unigrams_path()
+            if not unigrams_file.is_file():
+                raise LanguageModelError(f"{unigrams_file}: unigram list of the default LM missing")
+            unigrams = read_unigrams(unigrams_file)
+    decoder: Decoder
+    if options.decoder == "greedy":
+        decoder = GreedyDecoder(labels, blank)
+    else:
+        decoder = BeamDecoder(
+            labels,
+            blank,
+            lm_path,
+            alpha=options.alpha,
+            beta=options.beta,
+            beam_width=options.beam_width,
+            unigrams=unigrams,
+            unk_offset=options.unk_offset,
+            workers=options.workers,
+        )
+    if options.spell:
+        lexicon: Collection[str] = ()
+        if lm_path is not None:
+            lexicon = unigrams if unigrams is not None else _lm_unigrams(lm_path)
+        decoder = SpellingDecoder(decoder, lexicon=lexicon)
+    return decoder
+
+
+def decode_batch(decoder: Decoder, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:
+    """Decode many lines, each float32 (T_i, C); beam search may use worker processes."""
+    if isinstance(decoder, SpellingDecoder):
+        return [decoder.correct_result(r) for r in decode_batch(decoder.inner, logprobs_list)]
+    if isinstance(decoder, BeamDecoder):
+        return decoder.decode_many(logprobs_list)
+    return [decoder.decode(x) for x in logprobs_list]

@@ -1,0 +1,137 @@
+"""Reading page images and writing results.
+
+Every image becomes uint8 (H, W) grayscale: EXIF orientation applied, 16-bit scaled down,
+alpha composited onto white paper, each page of a multi-page TIFF read separately. Anything that
+is not a usable image raises :class:`htrbatch.errors.InputError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from htrbatch.errors import InputError
+from htrbatch.types import PageImage
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".jp2"}
+)
+MIN_SIDE = 8  # smaller than this cannot hold a readable character
+MAX_PIXELS = 400_000_000  # ~20000 x 20000; bigger is almost surely a mistake and would exhaust RAM
+
+# Pillow refuses huge images by default with a warning/error; we apply our own clearer limit.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def _to_gray(frame: Image.Image) -> np.ndarray:
+    """One PIL frame -> uint8 (H, W) grayscale on white."""
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(frame, dtype=np.float64)
+        hi = arr.max()
+        # 16-bit scans use the full range; some only fill 12 bits: stretch by the real maximum.
+        scale = 255.0 / (65535.0 if hi > 4095 else max(hi, 1.0))
+        return np.clip(arr * scale, 0, 255).astype(np.uint8)
+    if frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info):
+        rgba = frame.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        frame = Image.alpha_composite(paper, rgba)
+    return np.asarray(frame.convert("L"), dtype=np.uint8)
+
+
+def read_pages(path: str | Path) -> list[PageImage]:
+    """All pages of one image file as grayscale arrays (one for most formats, N for TIFF)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
+    try:
+        with Image.open(path) as im:
+            n_frames = getattr(im, "n_frames", 1)
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise InputError(path, f"image is {w}x{h}, over the limit of {MAX_PIXELS:,} pixels")
+            pages = []
+            for i in range(n_frames):
+                im.seek(i)
+                frame = ImageOps.exif_transpose(im) if i == 0 else im.copy()
+                gray = _to_gray(frame)
+                if min(gray.shape) < MIN_SIDE:
+                    raise InputError(
+                        path,
+                        f"image is {gray.shape[1]}x{gray.shape[0]} pixels, too small to hold text",
+                    )
+                pages.append(PageImage(gray, str(path), i + 1 if n_frames > 1 else None))
+            return pages
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(path, "not an image file (unknown or corrupt format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(path, f"cannot decode image ({exc})") from None
+
+
+def expand_inputs(
+    inputs: Iterable[str], stdin: TextIO | None = None
+) -> tuple[list[Path], list[InputError]]:
+    """Turn command-line inputs into image files.
+
+    A directory is searched recursively for image files (sorted); ``-`` reads more paths from
+    ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
+    Files named explicitly are kept whatever their suffix (reading will judge them).
+    """
+    files: list[Path] = []
+    errors: list[InputError] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(p)
+
+    def expand(raw: str) -> Iterator[str]:
+        if raw == "-":
+            for line in stdin or sys.stdin:
+                if line.strip():
+                    yield line.strip()
+        else:
+            yield raw
+
+    for raw in inputs:
+        for item in expand(raw):
+            p = Path(item)
+            if p.is_dir():
+                for f in sorted(p.rglob("*")):
+                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                        add(f)
+            elif p.is_file():
+                add(p)
+            else:
+                errors.append(InputError(p, "no such file or directory"))
+    return files, errors
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same folder and rename, so no reader (or a kill -9)
+    ever sees a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

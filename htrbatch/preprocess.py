@@ -1,0 +1,550 @@
+"""Page cleaning before segmentation: illumination flattening, denoising, ruled-line removal,
+deskew estimation and an analysis binarisation.
+
+Everything here works on numpy ``uint8`` grayscale pages of shape ``(H, W)`` with dark ink on light
+paper and returns arrays in the geometry of the input (nothing is rotated here: the caller decides
+whether to rotate by :attr:`Preprocessed.skew_deg`, see :func:`rotate_page`).
+
+Angle convention: ``skew_deg > 0`` means text lines rise to the right (the writing is turned
+counter-clockwise as seen on screen); rotating the page by ``-skew_deg`` with :func:`rotate_page`
+makes the lines horizontal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from htrbatch.errors import InputError, OptionsError
+
+# Pages are analysed at most this large (longest side, px) where only coarse structure matters:
+# background estimation and skew search do not need full resolution and must stay fast.
+_BACKGROUND_SIDE = 800
+_SKEW_SIDE = 1000
+_RULE_SIDE = 1400
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """How a page is cleaned. Lengths are in pixels of the input page unless said otherwise."""
+
+    flatten: bool = True
+    """Divide by an estimate of the paper (closing of the page) so paper becomes white."""
+    background_frac: float = 1 / 25
+    """Background kernel size as a fraction of the shorter page side (clipped to 15..151 px)."""
+    denoise: bool = True
+    """Median-filter the page when its estimated noise is above ``noise_sigma``."""
+    noise_sigma: float = 4.0
+    remove_rules: bool = True
+    """Remove long thin horizontal/vertical lines (ruled paper, margins, form lines, underlines)."""
+    rule_min_frac: float = 0.3
+    """A ruled line spans at least this fraction of the page width (height for vertical lines)."""
+    rule_max_thickness_frac: float = 0.012
+    """... and is at most this thick, as a fraction of the longer page side (min 3 px)."""
+    deskew: bool = True
+    """Estimate the skew angle (the page itself is not rotated here)."""
+    max_skew_deg: float = 10.0
+    skew_step_deg: float = 0.05
+    binarize: str = "sauvola"
+    """Analysis binarisation: ``sauvola`` (local, unioned with a global Otsu cut) or ``otsu``."""
+    sauvola_k: float = 0.2
+    sauvola_window: int = 0
+    """Odd window size; 0 picks one from the page size."""
+    min_ink_contrast: float = 40.0
+    """Pixels less than this much darker than the paper (255 after flattening) are never ink."""
+    speck_area: int = 3
+    """Connected ink components of at most this many pixels are dropped from the binarisation."""
+
+    def validate(self) -> None:
+        """Raise :class:`OptionsError` for values that cannot work."""
+        if self.binarize not in ("sauvola", "otsu"):
+            raise OptionsError(f"binarize must be 'sauvola' or 'otsu', got {self.binarize!r}")
+        if not 0.0 <= self.max_skew_deg <= 45.0:
+            raise OptionsError(f"max_skew_deg must be in [0, 45], got {self.max_skew_deg}")
+        if self.skew_step_deg <= 0:
+            raise OptionsError(f"skew_step_deg must be > 0, got {self.skew_step_deg}")
+        if not 0.0 < self.rule_min_frac <= 1.0:
+            raise OptionsError(f"rule_min_frac must be in (0, 1], got {self.rule_min_frac}")
+        if self.background_frac <= 0:
+            raise OptionsError(f"background_frac must be > 0, got {self.background_frac}")
+        if self.sauvola_window < 0 or (self.sauvola_window and self.sauvola_window % 2 == 0):
+            raise OptionsError(f"sauvola_window must be 0 or odd, got {self.sauvola_window}")
+
+
+@dataclass
+class Preprocessed:
+    """Result of :func:`preprocess_page`; all arrays have the input's shape ``(H, W)``."""
+
+    image: np.ndarray
+    """Cleaned grayscale page, uint8 (H, W): paper ~255, dark ink, ruled lines painted out."""
+    binary: np.ndarray
+    """Analysis binarisation, bool (H, W), True = ink. For layout analysis, not recognition."""
+    skew_deg: float
+    """Estimated skew of the text lines in degrees (> 0: lines rise to the right)."""
+    rule_mask: np.ndarray
+    """bool (H, W): pixels that were painted out as ruled/margin lines."""
+    noise_sigma: float
+    """Estimated noise standard deviation of the page (gray levels) before denoising."""
+
+
+def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) -> Preprocessed:
+    """Clean a page and analyse it.
+
+    Args:
+        gray: uint8 (H, W) grayscale page, dark ink on light paper. Any size, including 1x1.
+        options: what to do; defaults to :class:`PreprocessOptions()`.
+
+    Returns:
+        :class:`Preprocessed` with the cleaned page, its analysis binarisation (both (H, W)) and
+        the skew angle.
+    """
+    options = options or PreprocessOptions()
+    options.validate()
+    gray = _check_gray(gray)
+    h, w = gray.shape
+    if min(h, w) < 3:
+        # Too small for any neighbourhood operation: treat clearly dark pixels as ink.
+        binary = gray.astype(np.float32) < 255.0 - options.min_ink_contrast
+        empty = np.zeros_like(binary)
+        return Preprocessed(gray.copy(), binary, 0.0, empty, 0.0)
+
+    img = flatten_illumination(gray, options.background_frac) if options.flatten else gray.copy()
+    sigma = estimate_noise(img)
+    if options.denoise and sigma > options.noise_sigma:
+        img = cv2.medianBlur(img, 3)
+        if sigma > 3 * options.noise_sigma:
+            # Heavy grain survives one 3x3 median; a second, wider pass still keeps 2 px strokes.
+            img = cv2.medianBlur(img, 5 if min(h, w) >= 5 else 3)
+
+    spread = paper_spread(img)
+    # Faint marks (ruled lines are often light blue/grey) count here but not in the final binary.
+    faint = img.astype(np.float32) < 255.0 - max(18.0, 4.0 * spread)
+    skew = 0.0
+    if options.deskew and options.max_skew_deg > 0:
+        skew = estimate_skew(faint, options.max_skew_deg, options.skew_step_deg)
+
+    rule_mask = np.zeros((h, w), dtype=bool)
+    if options.remove_rules:
+        rule_mask = detect_rules(
+            faint, skew, options.rule_min_frac, options.rule_max_thickness_frac
+        )
+        if rule_mask.any():
+            # Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule
+            # itself: keep those so crossing letters are not erased.
+            # The band drawn for each rule is a little wider than the rule; paint only marked
+            # pixels and their antialiased rim.
+            rule_mask &= cv2.dilate(faint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            # The rule's own darkness: the local minimum across it (its core), typical value.
+            core = cv2.erode(img, np.ones((7, 7), np.uint8))
+            level = float(np.median(core[rule_mask]))
+            keep = img.astype(np.float32) < level - max(25.0, 0.35 * (255.0 - level))
+            rule_mask &= ~keep
+            img = _paint_out(img, rule_mask)
+
+    binary = binarize(img, options, spread)
+    binary = _drop_specks(binary, options.speck_area)
+    return Preprocessed(img, binary, float(skew), rule_mask, float(sigma))
+
+
+def _check_gray(gray: np.ndarray) -> np.ndarray:
+    if not isinstance(gray, np.ndarray):
+        raise InputError("<array>", f"expected a numpy array, got {type(gray).__name__}")
+    if gray.ndim == 3 and gray.shape[2] in (3, 4):
+        gray = cv2.cvtColor(gray[:, :, :3], cv2.COLOR_BGR2GRAY)
+    if gray.ndim != 2:
+        raise InputError("<array>", f"expected a (H, W) grayscale image, got shape {gray.shape}")
+    if gray.dtype != np.uint8:
+        raise InputError("<array>", f"expected dtype uint8, got {gray.dtype}")
+    if gray.size == 0:
+        raise InputError("<array>", f"empty image of shape {gray.shape}")
+    return np.ascontiguousarray(gray)
+
+
+def _odd(v: float, lo: int = 1) -> int:
+    n = max(lo, int(round(v)))
+    return n if n % 2 == 1 else n + 1
+
+
+def flatten_illumination(gray: np.ndarray, background_frac: float = 1 / 25) -> np.ndarray:
+    """Divide a page by its estimated paper brightness so paper becomes ~255.
+
+    The paper is estimated by a grey closing (max then min filter) that is wider than any stroke,
+    computed on a downscaled copy for speed, then smoothed: shadows, vignetting and gradients are
+    slower than strokes, so they end up in the estimate while ink does not.
+
+    Args:
+        gray: uint8 (H, W).
+        background_frac: kernel size as a fraction of the shorter side.
+
+    Returns:
+        uint8 (H, W), the flattened page.
+    """
+    h, w = gray.shape
+    scale = min(1.0, _BACKGROUND_SIDE / max(h, w))
+    small = gray
+    if scale < 1.0:
+        small = cv2.resize(
+            gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
+    k_full = float(np.clip(min(h, w) * background_frac, 15, 151))
+    k = _odd(k_full * scale, lo=3)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    # A median (not a mean) removes the closing's blockiness but keeps sharp shadow edges sharp,
+    # so the page is not darkened along them.
+    bg = cv2.medianBlur(bg, k)
+    if scale < 1.0:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    bg = np.maximum(bg.astype(np.float32), 1.0)
+    # The closing can sit slightly below the true paper next to dense ink; never brighten ink
+    # above the input's own paper level by more than the ratio allows.
+    flat = gray.astype(np.float32) * (255.0 / bg)
+    # The closing follows the brightest noise, so paper lands a little below 255; most pixels are
+    # paper, so scaling the median to 255 puts it there.
+    med = float(np.median(flat[:: max(1, h // 500), :: max(1, w // 500)]))
+    if med > 64:
+        flat *= 255.0 / med
+    return np.clip(flat, 0, 255).astype(np.uint8)
+
+
+def paper_spread(gray: np.ndarray) -> float:
+    """Robust spread (gray levels) of a flattened page around its paper level: 1.4826 x MAD.
+
+    Unlike :func:`estimate_noise` this also sees low-frequency grain (blurred or JPEG-compressed
+    sensor noise, leftover shading), which is what decides how faint a mark can be told apart.
+
+    Args:
+        gray: uint8 (H, W), mostly paper.
+    """
+    h, w = gray.shape
+    v = gray[:: max(1, h // 500), :: max(1, w // 500)].astype(np.float32)
+    med = np.median(v)
+    return float(1.4826 * np.median(np.abs(v - med)))
+
+
+def estimate_noise(gray: np.ndarray) -> float:
+    """Noise sigma (gray levels) of a page, after Immerkaer (1996).
+
+    The 3x3 kernel [[1,-2,1],[-2,4,-2],[1,-2,1]] cancels smooth image content; on Gaussian noise
+    its response has standard deviation 6 sigma. The median absolute response (robust to ink
+    edges, which are few) turns that into sigma.
+
+    Args:
+        gray: uint8 (H, W), at least 3x3.
+    """
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    resp = cv2.filter2D(gray.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+    # Subsample: a few hundred thousand responses give a stable estimate on any page size.
+    step = max(1, int(np.sqrt(gray.size / 250_000)))
+    r = np.abs(resp[1:-1:step, 1:-1:step])
+    return float(1.4826 * np.median(r) / 6.0)
+
+
+def estimate_skew(mask: np.ndarray, max_deg: float = 10.0, step_deg: float = 0.05) -> float:
+    """Estimate the text-line angle by maximising projection-profile energy over angles.
+
+    For each candidate angle the ink pixels are projected onto the direction perpendicular to the
+    lines; when the angle matches, ink collapses into a few dense rows and the sum of squared bin
+    counts is largest. A coarse search (0.5 deg) is refined around the best angle.
+
+    Args:
+        mask: bool (H, W), True = ink (faint marks included: ruled lines help here).
+        max_deg: search range is [-max_deg, +max_deg].
+        step_deg: final resolution.
+
+    Returns:
+        Angle in degrees, > 0 when the lines rise to the right; 0.0 when there is too little ink.
+    """
+    h, w = mask.shape
+    scale = min(1.0, _SKEW_SIDE / max(h, w))
+    small = mask
+    if scale < 1.0:
+        small = cv2.resize(
+            mask.astype(np.uint8) * 255,
+            (max(1, round(w * scale)), max(1, round(h * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+        small = small > 64
+    ys, xs = np.nonzero(small)
+    if len(ys) < 30 or max_deg <= 0:
+        return 0.0
+    if len(ys) > 300_000:
+        pick = np.random.default_rng(0).choice(len(ys), 300_000, replace=False)
+        ys, xs = ys[pick], xs[pick]
+    xs = xs.astype(np.float64) - small.shape[1] / 2
+    ys = ys.astype(np.float64)
+
+    def energy(deg: float) -> float:
+        t = np.deg2rad(deg)
+        # Row of each ink pixel after rotating the page by -deg (lines rising by deg become flat).
+        r = ys * np.cos(t) + xs * np.sin(t)
+        hist = np.bincount(np.round(r - r.min()).astype(np.int64))
+        return float(np.dot(hist, hist))
+
+    coarse = np.arange(-max_deg, max_deg + 1e-9, 0.5)
+    scores = np.array([energy(a) for a in coarse])
+    best = float(coarse[int(np.argmax(scores))])
+    fine = np.arange(best - 0.5, best + 0.5 + 1e-9, step_deg)
+    fine = fine[np.abs(fine) <= max_deg + 1e-9]
+    fscores = np.array([energy(a) for a in fine])
+    best = float(fine[int(np.argmax(fscores))])
+    # A flat energy curve (a few words, a blob) carries no angle information; do not rotate.
+    if fscores.max() < 1.02 * energy(0.0):
+        return 0.0
+    return round(best, 3)
+
+
+def rotation_matrix(shape: tuple[int, int], angle_deg: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """Affine map that rotates an (H, W) image by ``angle_deg`` (counter-clockwise on screen)
+    about its centre onto a canvas large enough to hold all of it.
+
+    Returns:
+        ``(M, (new_h, new_w))`` with M a float64 (2, 3) matrix mapping input (x, y) to output.
+    """
+    h, w = shape
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle_deg, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    new_w = int(np.ceil(h * sin + w * cos - 1e-6))
+    new_h = int(np.ceil(h * cos + w * sin - 1e-6))
+    m[0, 2] += new_w / 2.0 - w / 2.0
+    m[1, 2] += new_h / 2.0 - h / 2.0
+    return m, (new_h, new_w)
+
+
+def rotate_page(
+    img: np.ndarray, angle_deg: float, fill: int = 255, nearest: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate an (H, W) image by ``angle_deg`` (counter-clockwise on screen) without cropping.
+
+    To deskew a page pass ``-skew_deg``. Bool images are rotated with nearest neighbour.
+
+    Returns:
+        ``(rotated, M)``: the rotated (H', W') image of the same dtype and the (2, 3) matrix
+        mapping input (x, y) to rotated (x, y).
+    """
+    m, (nh, nw) = rotation_matrix(img.shape[:2], angle_deg)
+    if abs(angle_deg) < 1e-6:
+        return img.copy(), m
+    is_bool = img.dtype == bool
+    src = img.astype(np.uint8) if is_bool else img
+    interp = cv2.INTER_NEAREST if (nearest or is_bool) else cv2.INTER_LINEAR
+    out = cv2.warpAffine(
+        src, m, (nw, nh), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+    )
+    return (out > 0 if is_bool else out), m
+
+
+def detect_rules(
+    mask: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.012
+) -> np.ndarray:
+    """Find long thin horizontal and vertical lines that are not writing.
+
+    Works in the deskewed frame so that rules parallel to the text are axis-aligned: a short
+    directional closing bridges dashes and photo dropouts, a directional opening keeps only
+    straight runs, and a surviving component counts as a rule when it spans ``min_frac`` of the
+    page and its mean thickness (area / length) is small. Each rule is then redrawn as a band of
+    its own median thickness around its centre line, so that letters sitting on or crossing the
+    rule (which the opening keeps attached to it) are not taken as rule. Runs at most
+    ``_RULE_SIDE`` px on the longer side: rules are long, so resolution matters little and time
+    a lot.
+
+    Args:
+        mask: bool (H, W) of marks (faint ones included).
+        skew_deg: text angle from :func:`estimate_skew`.
+        min_frac: minimum rule length as a fraction of the page width/height.
+        max_thick_frac: maximum thickness as a fraction of the longer side (at least 3 px).
+
+    Returns:
+        bool (H, W) mask of rule pixels (slightly grown to cover antialiased edges).
+    """
+    h, w = mask.shape
+    scale = min(1.0, _RULE_SIDE / max(h, w))
+    small = mask.astype(np.uint8)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        # Any mark in a downscaled pixel keeps it marked, so 1 px faint rules survive.
+        small = (cv2.resize(small * 255, size, interpolation=cv2.INTER_AREA) > 40).astype(np.uint8)
+    sh, sw = small.shape
+    rot, m = rotate_page(small, -skew_deg, fill=0, nearest=True)
+    max_thick = max(3.0, max_thick_frac * max(sh, sw))
+    found = np.zeros_like(rot)
+    for axis in (1, 0):
+        # Vertical rules are found as horizontal ones in the transposed map.
+        src = rot if axis == 1 else np.ascontiguousarray(rot.T)
+        length = src.shape[1]
+        other = sw if axis == 1 else sh
+        gap = max(3, int(length / 150))
+        run = max(15, int(length / 30))
+        closed = cv2.morphologyEx(src, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
+        opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+        # Drop what is thick across the rule direction (blobs of text, shadow edges): otherwise
+        # a rule touching such a blob fails the thickness test together with it.
+        tk = int(max_thick) + 1
+        thick_part = cv2.morphologyEx(opened, cv2.MORPH_OPEN, np.ones((tk, 1), np.uint8))
+        opened = cv2.morphologyEx(opened & (1 - thick_part), cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        if n <= 1:
+            continue
+        span = stats[1:, cv2.CC_STAT_WIDTH]
+        thick = stats[1:, cv2.CC_STAT_AREA] / np.maximum(span, 1)
+        keep = np.nonzero((span >= min_frac * other) & (thick <= max_thick))[0] + 1
+        if len(keep) == 0:
+            continue
+        bands = _rule_bands(labels, keep)
+        found |= bands if axis == 1 else bands.T
+    if not found.any():
+        return np.zeros((h, w), dtype=bool)
+    if abs(skew_deg) >= 1e-6:
+        inv = cv2.invertAffineTransform(m)
+        found = cv2.warpAffine(found, inv, (sw, sh), flags=cv2.INTER_NEAREST, borderValue=0)
+    else:
+        found = found[:sh, :sw]
+    if scale < 1.0:
+        found = cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST)
+    # Grow by an analysis pixel plus antialiasing so that no grey rule edge or upsampling step is
+    # left; the caller keeps only marked pixels of this band.
+    grow = 2 * int(np.ceil(1.0 / scale)) + 3
+    found = cv2.dilate(found, np.ones((grow, grow), np.uint8))
+    return found > 0
+
+
+def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Redraw horizontal rule components as bands of their median thickness.
+
+    Args:
+        labels: int32 (h, w) component labels of the opened map.
+        keep: label ids that are rules.
+
+    Returns:
+        uint8 (h, w), 1 on the rules' bands.
+    """
+    h, w = labels.shape
+    out = np.zeros((h, w), np.uint8)
+    lut = np.zeros(labels.max() + 1, np.int64)
+    lut[keep] = np.arange(1, len(keep) + 1)
+    ys, xs = np.nonzero(lut[labels])
+    comp = lut[labels[ys, xs]] - 1
+    # Top and bottom row of each (rule, column) pair; flat index comp * w + x.
+    key = comp * w + xs
+    top = np.full(len(keep) * w, h, np.int64)
+    bot = np.full(len(keep) * w, -1, np.int64)
+    np.minimum.at(top, key, ys)
+    np.maximum.at(bot, key, ys)
+    top = top.reshape(len(keep), w)  # (rules, columns)
+    bot = bot.reshape(len(keep), w)
+    for i in range(len(keep)):
+        cols = np.nonzero(bot[i] >= 0)[0]
+        run = bot[i, cols] - top[i, cols] + 1
+        t = float(np.median(run))
+        # Columns where letters thicken the run do not say where the rule is.
+        clean = run <= 1.5 * t + 1
+        if not clean.any():
+            continue
+        centre = (top[i, cols[clean]] + bot[i, cols[clean]]) / 2.0
+        span = np.arange(cols[0], cols[-1] + 1)
+        c = np.interp(span, cols[clean], centre)
+        # Exactly t rows centred on the centre line.
+        first = np.round(c - (t - 1) / 2.0).astype(np.int64)
+        for o in range(int(round(t))):
+            out[np.clip(first + o, 0, h - 1), span] = 1
+    return out
+
+
+def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarray:
+    """Fill masked pixels by linear interpolation across the rule.
+
+    Each masked pixel takes the values of the nearest unmasked pixels above and below, or left
+    and right for pixels of vertical rules (where the vertical run is long): that is across the
+    rule. Paper next to a rule is white after flattening, and a stroke that crosses the rule has
+    ink on both sides, so it gets reconnected. Only masked pixels are visited, so cost follows
+    the rules' area rather than the page's.
+
+    Args:
+        img: uint8 (H, W).
+        mask: bool (H, W) pixels to fill.
+
+    Returns:
+        uint8 (H, W) copy with masked pixels filled.
+    """
+    h, w = img.shape
+    ys, xs = np.nonzero(mask)
+    val = np.full(len(ys), 255.0)
+    runlen = np.full(len(ys), max_run + 1)
+    todo_all = np.arange(len(ys))
+    for dy, dx in ((1, 0), (0, 1)):
+        if dx:
+            # Across-rule for horizontal rules is vertical; only long vertical runs need this.
+            todo_all = np.nonzero(runlen > 16)[0]
+        lo = np.full(len(ys), -1)
+        hi = np.full(len(ys), -1)
+        for steps, sign in ((lo, -1), (hi, 1)):
+            todo = todo_all
+            limit = max_run if not dx else int(min(max_run, runlen[todo].max(initial=0)))
+            for k in range(1, limit + 1):
+                yy = ys[todo] + sign * k * dy
+                xx = xs[todo] + sign * k * dx
+                off = (yy < 0) | (yy >= h) | (xx < 0) | (xx >= w)
+                done = off.copy()
+                done[~off] = ~mask[yy[~off], xx[~off]]
+                # Running off the image leaves -1: no value on that side.
+                steps[todo[done & ~off]] = k
+                todo = todo[~done]
+                if len(todo) == 0:
+                    break
+        i = todo_all[(lo[todo_all] > 0) & (hi[todo_all] > 0)]
+        run = lo[i] + hi[i]
+        i, run = i[run < runlen[i]], run[run < runlen[i]]
+        a = img[ys[i] - lo[i] * dy, xs[i] - lo[i] * dx].astype(np.float64)
+        b = img[ys[i] + hi[i] * dy, xs[i] + hi[i] * dx].astype(np.float64)
+        val[i] = a + (b - a) * (lo[i] / run)
+        runlen[i] = run
+    out = img.copy()
+    out[ys, xs] = np.clip(np.round(val), 0, 255).astype(np.uint8)
+    return out
+
+
+def binarize(
+    img: np.ndarray, options: PreprocessOptions | None = None, spread: float = 0.0
+) -> np.ndarray:
+    """Analysis binarisation of a flattened page.
+
+    Sauvola adapts to local contrast; it hollows out wide dark strokes, so it is unioned with a
+    global Otsu cut. Pixels within ``min_ink_contrast`` of white are never ink, which keeps blank
+    and noisy paper empty.
+
+    Args:
+        img: uint8 (H, W), paper ~255.
+        spread: paper spread from :func:`paper_spread`; marks within 5 spreads of white are
+            grain, not ink.
+
+    Returns:
+        bool (H, W), True = ink.
+    """
+    options = options or PreprocessOptions()
+    f = img.astype(np.float32)
+    guard = f < 255.0 - max(options.min_ink_contrast, 5.0 * spread)
+    if not guard.any():
+        return guard
+    otsu_t, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    glob = f <= otsu_t
+    if options.binarize == "otsu":
+        return glob & guard
+    h, w = img.shape
+    win = options.sauvola_window or _odd(np.clip(min(h, w) / 40, 15, 61))
+    win = min(win, _odd(min(h, w) - 1 if min(h, w) % 2 == 0 else min(h, w)))
+    mean = cv2.boxFilter(f, -1, (win, win), borderType=cv2.BORDER_REFLECT)
+    sqmean = cv2.boxFilter(f * f, -1, (win, win), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(sqmean - mean * mean, 0.0))
+    thresh = mean * (1.0 + options.sauvola_k * (std / 128.0 - 1.0))
+    return ((f < thresh) | glob) & guard
+
+
+def _drop_specks(binary: np.ndarray, max_area: int) -> np.ndarray:
+    if max_area <= 0 or not binary.any():
+        return binary
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] > max_area
+    keep[0] = False
+    return keep[labels]

@@ -1,0 +1,80 @@
+"""Plain data types passed between pipeline stages (no torch here).
+
+Images are numpy arrays of dtype uint8, shape (H, W), grayscale, dark ink on light paper.
+Boxes are ``(x0, y0, x1, y1)`` in pixels of the *input* image, x1/y1 exclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+BBox = tuple[int, int, int, int]
+
+
+@dataclass
+class PageImage:
+    """One page read from an input file.
+
+    ``page`` is the 1-based page number inside a multi-page file (TIFF), or None for a single page.
+    """
+
+    image: np.ndarray  # (H, W) uint8 grayscale
+    source: str
+    page: int | None = None
+
+    @property
+    def stem_suffix(self) -> str:
+        """Suffix added to the output stem: ``-p2`` for page 2 of a multi-page file, else ``""``."""
+        return "" if self.page is None else f"-p{self.page}"
+
+
+@dataclass
+class LineImage:
+    """A text line cut out of a page: the grayscale crop given to the recogniser and its box."""
+
+    image: np.ndarray  # (h, w) uint8 grayscale, dark ink on light background
+    bbox: BBox
+
+
+@dataclass
+class LineResult:
+    bbox: BBox
+    text: str
+    confidence: float  # in [0, 1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bbox": [int(v) for v in self.bbox],
+            "text": self.text,
+            "confidence": round(float(self.confidence), 4),
+        }
+
+
+@dataclass
+class PageResult:
+    source: str
+    width: int
+    height: int
+    lines: list[LineResult] = field(default_factory=list)
+    page: int | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source}
+        if self.page is not None:
+            out["page"] = self.page
+        out.update(
+            {
+                "width": int(self.width),
+                "height": int(self.height),
+                "lines": [line.to_dict() for line in self.lines],
+                "text": self.text,
+            }
+        )
+        return out

@@ -1,0 +1,1 @@
+"""Shipped model files (recogniser weights and language model); installed as htrbatch.models."""

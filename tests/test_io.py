@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from htrbatch.errors import InputError
+from htrbatch.io import expand_inputs, read_pages, write_atomic
+
+
+def test_reads_rgb_png_as_gray(tmp_path: Path) -> None:
+    arr = np.zeros((40, 60, 3), np.uint8)
+    arr[:, :30] = 255
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    (page,) = read_pages(tmp_path / "a.png")
+    assert page.image.shape == (40, 60) and page.image.dtype == np.uint8
+    assert page.image[0, 0] == 255 and page.image[0, 59] == 0 and page.page is None
+
+
+def test_alpha_goes_on_white_and_16bit_is_scaled(tmp_path: Path) -> None:
+    rgba = np.zeros((20, 20, 4), np.uint8)  # fully transparent black -> white paper
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    assert read_pages(tmp_path / "t.png")[0].image.min() == 255
+    deep = np.full((20, 20), 65535, np.uint16)
+    deep[5, 5] = 0
+    Image.fromarray(deep).save(tmp_path / "d.png")
+    img = read_pages(tmp_path / "d.png")[0].image
+    assert img[0, 0] == 255 and img[5, 5] == 0
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    img = Image.fromarray(np.zeros((10, 30), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: the stored 30x10 image displays as 10x30
+    img.save(tmp_path / "r.jpg", exif=exif)
+    assert read_pages(tmp_path / "r.jpg")[0].image.shape == (30, 10)
+
+
+def test_multipage_tiff(tmp_path: Path) -> None:
+    frames = [Image.fromarray(np.full((20, 20), v, np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "m.tif", save_all=True, append_images=frames[1:])
+    pages = read_pages(tmp_path / "m.tif")
+    assert [p.page for p in pages] == [1, 2]
+    assert pages[1].stem_suffix == "-p2" and pages[1].image[0, 0] == 200
+
+
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("empty.png", b"", "empty"),
+        ("text.jpg", b"this is not an image\n", "not an image"),
+        (
+            "noise.tif",
+            bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)),
+            "not an image",
+        ),
+    ],
+)
+def test_bad_files_raise_input_error_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_pages(p)
+    assert name in str(info.value) and reason in str(info.value)
+
+
+def test_tiny_image_is_rejected(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "dot.png")
+    with pytest.raises(InputError, match="too small"):
+        read_pages(tmp_path / "dot.png")
+
+
+def test_expand_inputs_dirs_stdin_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for n in ("d/b.png", "d/a.png", "d/sub/c.jpg", "d/notes.txt"):
+        (tmp_path / n).write_bytes(b"x")
+    import io
+
+    stdin = io.StringIO(f"{tmp_path / 'd/a.png'}\n\n{tmp_path / 'gone.png'}\n")
+    files, errors = expand_inputs([str(tmp_path / "d"), "-"], stdin)
+    assert [f.name for f in files] == ["a.png", "b.png", "c.jpg"]  # sorted, deduplicated
+    assert len(errors) == 1 and "gone.png" in str(errors[0])
+
+
+def test_write_atomic_leaves_no_temp_files(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "o" / "x.txt", "hello")
+    write_atomic(tmp_path / "o" / "x.txt", "again")
+    assert (tmp_path / "o" / "x.txt").read_text() == "again"
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.txt"]

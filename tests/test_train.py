@@ -1,0 +1,44 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from htrbatch.errors import OptionsError
+from htrbatch.model import CRNNConfig, load_checkpoint, read_checkpoint
+from htrbatch.train import TrainOptions, train
+
+TINY = CRNNConfig(height=32, channels=(8, 8, 16, 16, 16, 16), features=32, lstm_hidden=16)
+
+
+def test_one_step_training_smoke_and_resume(line_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run" / "m.pt"
+    opts = TrainOptions(epochs=1, batch_size=4, max_steps_per_epoch=1, config=TINY, threads=1)
+    result = train([line_dataset], line_dataset, out, opts)
+    assert result.epochs_run == 1 and 0.0 <= result.best_cer
+    assert load_checkpoint(out).config == TINY
+    last = read_checkpoint(out.with_name("m.last.pt"))
+    assert last["epoch"] == 1 and "optimizer" in last
+    log = [json.loads(x) for x in out.with_name("m.log.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in log][-1] == "epoch"
+
+    # Resume continues at epoch 2 with the saved optimizer state.
+    result = train(
+        [line_dataset],
+        line_dataset,
+        out,
+        TrainOptions(**{**opts.__dict__, "epochs": 2}),
+        resume=True,
+    )
+    assert result.epochs_run == 1
+    assert read_checkpoint(out.with_name("m.last.pt"))["epoch"] == 2
+
+
+def test_conflicting_options_fail_early(line_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(OptionsError, match="--init and --resume"):
+        train(
+            [line_dataset], line_dataset, tmp_path / "m.pt", TrainOptions(init="x.pt"), resume=True
+        )
+    with pytest.raises(OptionsError, match="nothing to resume"):
+        train(
+            [line_dataset], line_dataset, tmp_path / "m.pt", TrainOptions(config=TINY), resume=True
+        )
