@@ -10,8 +10,14 @@ Two back ends write the same model: KenLM's ``lmplz`` (and ``build_binary`` for 
 when they are on PATH, otherwise a pure-Python interpolated modified Kneser-Ney estimator that
 follows ``lmplz``'s definitions (adjusted counts, Chen & Goodman discounts per order, ``<unk>`` as
 a zeroton of the uniform distribution, ``--prune`` semantics), so either gives the same ARPA up to
-float rounding. Next to the model a ``<stem>.unigrams.txt`` lists the vocabulary (one word a line,
-most frequent first); pyctcdecode needs it to know which partial words can still become words.
+float rounding. One known difference: when identical lines are adjacent in the input, lmplz's
+counts of counts, and so its discounts, shift slightly; both models are properly normalised.
+
+Next to the model, ``<stem>.unigrams.txt`` lists the vocabulary (one word a line, most frequent
+first); pyctcdecode needs it to know which partial words can still become words. Getting lmplz:
+``pip download --no-deps --no-binary :all: --no-build-isolation kenlm``, unpack, then
+``cmake -DCMAKE_BUILD_TYPE=Release`` and ``make lmplz build_binary`` (needs Boost
+program-options/system/thread, zlib, bz2, lzma dev packages).
 """
 
 from __future__ import annotations

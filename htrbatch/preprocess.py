@@ -126,17 +126,21 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
         skew = estimate_skew(faint, options.max_skew_deg, options.skew_step_deg)
 
     rule_mask = np.zeros((h, w), dtype=bool)
-    if options.remove_rules:
-        rule_mask = detect_rules(
-            faint, skew, options.rule_min_frac, options.rule_max_thickness_frac
+    if options.remove_rules and min(h, w) >= 16:
+        bands, thick = detect_rules(
+            img, skew, options.rule_min_frac, options.rule_max_thickness_frac
         )
+        if bands.any():
+            # Paint only what is darker than its surroundings inside the (generous) rule bands,
+            # plus a one-pixel antialiased rim.
+            k = 2 * int(np.ceil(thick)) + 3
+            local_bg = cv2.morphologyEx(img, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+            dark = local_bg.astype(np.int16) - img.astype(np.int16) > max(10.0, 3.0 * spread)
+            rule_mask = bands & (cv2.dilate(dark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
         if rule_mask.any():
             # Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule
-            # itself: keep those so crossing letters are not erased.
-            # The band drawn for each rule is a little wider than the rule; paint only marked
-            # pixels and their antialiased rim.
-            rule_mask &= cv2.dilate(faint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            # The rule's own darkness: the local minimum across it (its core), typical value.
+            # itself: keep those so crossing letters are not erased. The rule's own darkness is
+            # the typical local minimum across it (its core).
             core = cv2.erode(img, np.ones((7, 7), np.uint8))
             level = float(np.median(core[rule_mask]))
             keep = img.astype(np.float32) < level - max(25.0, 0.35 * (255.0 - level))
@@ -337,65 +341,72 @@ def rotate_page(
 
 
 def detect_rules(
-    mask: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.012
-) -> np.ndarray:
+    gray: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.012
+) -> tuple[np.ndarray, float]:
     """Find long thin horizontal and vertical lines that are not writing.
 
-    Works in the deskewed frame so that rules parallel to the text are axis-aligned: a short
-    directional closing bridges dashes and photo dropouts, a directional opening keeps only
-    straight runs, and a surviving component counts as a rule when it spans ``min_frac`` of the
-    page and its mean thickness (area / length) is small. Each rule is then redrawn as a band of
-    its own median thickness around its centre line, so that letters sitting on or crossing the
-    rule (which the opening keeps attached to it) are not taken as rule. Runs at most
-    ``_RULE_SIDE`` px on the longer side: rules are long, so resolution matters little and time
-    a lot.
+    Thin dark lines are picked out with a black top-hat across the rule direction (a closing
+    that fills anything thinner than the kernel, minus the page), which does not depend on the
+    paper's brightness, so faint rules in shadows are found too. Then, in the deskewed frame
+    where rules parallel to the text are axis-aligned, a short directional closing bridges dashes,
+    a directional opening keeps only straight runs, thick parts (text blobs, shadow edges) are
+    removed, and a component counts as a rule when it spans ``min_frac`` of the page. Each rule
+    is redrawn as a band of its own median thickness around its centre line, so letters sitting
+    on or crossing the rule are not taken as rule. Runs at most ``_RULE_SIDE`` px on the longer
+    side: rules are long, so resolution matters little and time a lot.
 
     Args:
-        mask: bool (H, W) of marks (faint ones included).
+        gray: uint8 (H, W) flattened page.
         skew_deg: text angle from :func:`estimate_skew`.
         min_frac: minimum rule length as a fraction of the page width/height.
         max_thick_frac: maximum thickness as a fraction of the longer side (at least 3 px).
 
     Returns:
-        bool (H, W) mask of rule pixels (slightly grown to cover antialiased edges).
+        ``(bands, thickness)``: bool (H, W) generous bands around the rules (a few pixels wider
+        than the rules; the caller keeps only dark pixels in them) and the median rule thickness
+        in input pixels.
     """
-    h, w = mask.shape
+    h, w = gray.shape
     scale = min(1.0, _RULE_SIDE / max(h, w))
-    small = mask.astype(np.uint8)
+    small = gray
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        # Any mark in a downscaled pixel keeps it marked, so 1 px faint rules survive.
-        small = (cv2.resize(small * 255, size, interpolation=cv2.INTER_AREA) > 40).astype(np.uint8)
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     sh, sw = small.shape
-    rot, m = rotate_page(small, -skew_deg, fill=0, nearest=True)
+    rot, m = rotate_page(small, -skew_deg, fill=255)
     max_thick = max(3.0, max_thick_frac * max(sh, sw))
-    found = np.zeros_like(rot)
+    tk = int(max_thick) + 1
+    found = np.zeros(rot.shape, np.uint8)
+    thicknesses: list[float] = []
     for axis in (1, 0):
         # Vertical rules are found as horizontal ones in the transposed map.
         src = rot if axis == 1 else np.ascontiguousarray(rot.T)
+        tophat = cv2.morphologyEx(src, cv2.MORPH_BLACKHAT, np.ones((tk + 2, 1), np.uint8))
+        t = tophat[:: max(1, tophat.shape[0] // 400), :: max(1, tophat.shape[1] // 400)]
+        delta = max(8.0, 4.0 * 1.4826 * float(np.median(np.abs(t - np.median(t)))) + 2.0)
+        marks = (tophat > delta).astype(np.uint8)
         length = src.shape[1]
         other = sw if axis == 1 else sh
         gap = max(3, int(length / 150))
         run = max(15, int(length / 30))
-        closed = cv2.morphologyEx(src, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
+        closed = cv2.morphologyEx(marks, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
         opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
         # Drop what is thick across the rule direction (blobs of text, shadow edges): otherwise
         # a rule touching such a blob fails the thickness test together with it.
-        tk = int(max_thick) + 1
         thick_part = cv2.morphologyEx(opened, cv2.MORPH_OPEN, np.ones((tk, 1), np.uint8))
         opened = cv2.morphologyEx(opened & (1 - thick_part), cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
         if n <= 1:
             continue
         span = stats[1:, cv2.CC_STAT_WIDTH]
-        thick = stats[1:, cv2.CC_STAT_AREA] / np.maximum(span, 1)
-        keep = np.nonzero((span >= min_frac * other) & (thick <= max_thick))[0] + 1
+        keep = np.nonzero(span >= min_frac * other)[0] + 1
         if len(keep) == 0:
             continue
-        bands = _rule_bands(labels, keep)
+        bands, thick = _rule_bands(labels, keep)
+        thicknesses.append(thick)
         found |= bands if axis == 1 else bands.T
     if not found.any():
-        return np.zeros((h, w), dtype=bool)
+        return np.zeros((h, w), dtype=bool), 0.0
     if abs(skew_deg) >= 1e-6:
         inv = cv2.invertAffineTransform(m)
         found = cv2.warpAffine(found, inv, (sw, sh), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -404,13 +415,13 @@ def detect_rules(
     if scale < 1.0:
         found = cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST)
     # Grow by an analysis pixel plus antialiasing so that no grey rule edge or upsampling step is
-    # left; the caller keeps only marked pixels of this band.
+    # left out.
     grow = 2 * int(np.ceil(1.0 / scale)) + 3
     found = cv2.dilate(found, np.ones((grow, grow), np.uint8))
-    return found > 0
+    return found > 0, max(thicknesses) / scale
 
 
-def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float]:
     """Redraw horizontal rule components as bands of their median thickness.
 
     Args:
@@ -418,7 +429,7 @@ def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
         keep: label ids that are rules.
 
     Returns:
-        uint8 (h, w), 1 on the rules' bands.
+        uint8 (h, w), 1 on the rules' bands, and the median thickness (px) over the rules.
     """
     h, w = labels.shape
     out = np.zeros((h, w), np.uint8)
@@ -434,14 +445,14 @@ def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     np.maximum.at(bot, key, ys)
     top = top.reshape(len(keep), w)  # (rules, columns)
     bot = bot.reshape(len(keep), w)
+    thick = []
     for i in range(len(keep)):
         cols = np.nonzero(bot[i] >= 0)[0]
         run = bot[i, cols] - top[i, cols] + 1
         t = float(np.median(run))
+        thick.append(t)
         # Columns where letters thicken the run do not say where the rule is.
         clean = run <= 1.5 * t + 1
-        if not clean.any():
-            continue
         centre = (top[i, cols[clean]] + bot[i, cols[clean]]) / 2.0
         span = np.arange(cols[0], cols[-1] + 1)
         c = np.interp(span, cols[clean], centre)
@@ -449,7 +460,7 @@ def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
         first = np.round(c - (t - 1) / 2.0).astype(np.int64)
         for o in range(int(round(t))):
             out[np.clip(first + o, 0, h - 1), span] = 1
-    return out
+    return out, float(np.median(thick))
 
 
 def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarray:
@@ -534,10 +545,19 @@ def binarize(
     h, w = img.shape
     win = options.sauvola_window or _odd(np.clip(min(h, w) / 40, 15, 61))
     win = min(win, _odd(min(h, w) - 1 if min(h, w) % 2 == 0 else min(h, w)))
-    mean = cv2.boxFilter(f, -1, (win, win), borderType=cv2.BORDER_REFLECT)
-    sqmean = cv2.boxFilter(f * f, -1, (win, win), borderType=cv2.BORDER_REFLECT)
+    # Local mean and deviation over a window of >= 15 px vary slowly: compute them on a copy
+    # shrunk by up to win/8 and interpolate back, which is several times faster on big pages.
+    d = max(1, win // 8)
+    small = f
+    if d > 1:
+        small = cv2.resize(f, (max(1, w // d), max(1, h // d)), interpolation=cv2.INTER_AREA)
+    sw_ = max(1, _odd(win / d) if d > 1 else win)
+    mean = cv2.boxFilter(small, -1, (sw_, sw_), borderType=cv2.BORDER_REFLECT)
+    sqmean = cv2.boxFilter(small * small, -1, (sw_, sw_), borderType=cv2.BORDER_REFLECT)
     std = np.sqrt(np.maximum(sqmean - mean * mean, 0.0))
     thresh = mean * (1.0 + options.sauvola_k * (std / 128.0 - 1.0))
+    if d > 1:
+        thresh = cv2.resize(thresh, (w, h), interpolation=cv2.INTER_LINEAR)
     return ((f < thresh) | glob) & guard
 
 

@@ -57,6 +57,11 @@ class SegmentOptions:
     min_valley_depth: float = 0.15
     """Two profile peaks are separate lines only if the valley between them is at least this much
     (relative) lower than the smaller peak."""
+    min_line_mass: float = 0.04
+    """A line holds at least this fraction of the median line's ink (a one-word last line does)."""
+    companion_mass: float = 0.35
+    """A band closer than half the line pitch to a neighbour with 1/this times its ink is that
+    neighbour's ascender/descender zone, not a line."""
     seam_ink_cost: float = 40.0
     """Cost of a seam step on ink (analysis pixels); detours shorter than ~this are preferred."""
     seam_dist_cost: float = 4.0
@@ -217,13 +222,21 @@ def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> 
     # Each component belongs to the band holding its centroid.
     band_of = np.searchsorted(np.asarray(valleys), cy, side="right")
     nb = len(peaks)
-    own_h = np.zeros(nb)
-    own_mass = np.zeros(nb)
-    np.maximum.at(own_h, band_of, heights)
-    np.add.at(own_mass, band_of, areas)
-    real = own_h >= options.min_text_height * h_ref
-    if not real.any():
+    widths = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
+    # Text-like: tall enough, not a thin vertical dash (margin-rule remnants, scratches), and
+    # with a letter's worth of ink (noise blobs are tall only by chance and hold little).
+    tall = heights >= options.min_text_height * h_ref
+    if not tall.any():
         return []
+    text_like = tall & (widths >= 0.25 * heights) & (areas >= 0.25 * np.median(areas[tall]))
+    has_text = np.zeros(nb, dtype=bool)
+    has_text[band_of[text_like]] = True
+    own_mass = np.zeros(nb)
+    np.add.at(own_mass, band_of, areas)
+    if not has_text.any():
+        return []
+    # Scattered specks can include one text-sized blob; a line has some real amount of ink.
+    real = has_text & (own_mass >= options.min_line_mass * np.median(own_mass[has_text]))
     # Where each band's ink sits (mass-weighted centre row), to attach weak bands to a neighbour.
     centre = np.zeros(nb)
     np.add.at(centre, band_of, areas * cy)
@@ -232,6 +245,7 @@ def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> 
     ink_bot = np.full(nb, -np.inf)
     np.minimum.at(ink_top, band_of, tops)
     np.maximum.at(ink_bot, band_of, tops + heights)
+    _demote_companions(real, peaks, own_mass, ink_bot - ink_top, options.companion_mass)
 
     # Group bands: every real band starts a group; weak ones join the nearest real band when close.
     group = np.full(nb, -1)
@@ -274,6 +288,36 @@ def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> 
         else:
             merged.append(b)
     return merged
+
+
+def _demote_companions(
+    real: np.ndarray, peaks: np.ndarray, mass: np.ndarray, extent: np.ndarray, max_mass: float
+) -> None:
+    """Un-mark (in place) light bands that sit too close to a heavy neighbour to be a line.
+
+    Tall capitals, quotes and loops can form a profile peak of their own just above or below
+    their line's core. Such a band is much lighter than its neighbour and nearer to it than about
+    half the line pitch (the median distance between line peaks; with fewer than three lines,
+    the heavy band's own ink height stands in for it).
+
+    Args:
+        real: bool (n,) band is a text line; updated.
+        peaks: (n,) peak rows; mass: (n,) own ink; extent: (n,) own ink height per band.
+    """
+    changed = True
+    while changed:
+        changed = False
+        idx = np.nonzero(real)[0]
+        if len(idx) < 2:
+            return
+        pitch = float(np.median(np.diff(peaks[idx]))) if len(idx) >= 3 else None
+        for a, b in zip(idx[:-1], idx[1:]):
+            light, heavy = (a, b) if mass[a] < mass[b] else (b, a)
+            near = 0.55 * (pitch if pitch is not None else extent[heavy])
+            if peaks[b] - peaks[a] < near and mass[light] < max_mass * mass[heavy]:
+                real[light] = False
+                changed = True
+                break
 
 
 def _line_spacing(profile: np.ndarray, h_ref: float) -> float:

@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 import htrbatch.lm as lm_module
 from htrbatch.cli import app
 from htrbatch.errors import LanguageModelError, OptionsError
-from htrbatch.lm import BOS, build_lm, read_arpa_unigrams, read_unigrams, tokenize, unigrams_path_for
+from htrbatch.lm import (
+    BOS,
+    build_lm,
+    read_arpa_unigrams,
+    read_unigrams,
+    tokenize,
+    unigrams_path_for,
+)
 
 kenlm = pytest.importorskip("kenlm")
 
@@ -32,8 +39,10 @@ def corpus_lines(n: int = 400, seed: int = 0) -> list[str]:
     for _ in range(n):
         k = int(rng.integers(3, 12))
         lines.append(" ".join(WORDS[i] for i in rng.choice(len(WORDS), size=k, p=p)))
-    # a few fixed phrases repeated, so higher orders see counts above 1
-    lines += ["Mr . Foot said the Labour peers would meet tomorrow ."] * 5
+    # a fixed phrase repeated, so higher orders see counts above 1; never on adjacent lines, where
+    # lmplz's discount statistics shift a little (an lmplz quirk, see htrbatch.lm)
+    for i in range(5):
+        lines.insert(i * 50, "Mr . Foot said the Labour peers would meet tomorrow .")
     return lines
 
 
@@ -83,7 +92,7 @@ def test_python_arpa_loads_in_kenlm_and_is_normalised(text_file: Path, tmp_path:
     assert result.sentences == len(corpus_lines())
     model = load(out)
     assert model.order == 3
-    assert result.ngram_counts[0] == len(set(WORDS)) + 3  # + <unk> <s> </s>
+    assert result.ngram_counts[0] == len(set(WORDS) | {"meet"}) + 3  # + <unk> <s> </s>
 
     # P(. | h) sums to 1 over the vocabulary (without <s>, with </s> and <unk>) for any history
     vocab = read_arpa_unigrams(out) + ["</s>", "<unk>"]
@@ -101,7 +110,7 @@ def test_python_arpa_loads_in_kenlm_and_is_normalised(text_file: Path, tmp_path:
     assert model.perplexity(seen) < 10
 
     words = read_unigrams(result.unigrams_path)
-    assert set(words) == set(WORDS) and BOS not in words
+    assert set(words) == set(WORDS) | {"meet"} and BOS not in words
     assert words[0] == "the"  # most frequent first
 
 
@@ -177,10 +186,14 @@ def test_cli_lm_build(text_file: Path, tmp_path: Path) -> None:
     assert missing.exit_code == 1
     assert "gone.txt" in missing.output and "Traceback" not in missing.output
 
-    bad_order = runner.invoke(app, ["lm", "build", str(text_file), "--out", str(out), "--order", "9"])
+    bad_order = runner.invoke(
+        app, ["lm", "build", str(text_file), "--out", str(out), "--order", "9"]
+    )
     assert bad_order.exit_code == 2 and "--order 9" in bad_order.output
 
-    bad_prune = runner.invoke(app, ["lm", "build", str(text_file), "-o", str(out), "--prune", "0,x"])
+    bad_prune = runner.invoke(
+        app, ["lm", "build", str(text_file), "-o", str(out), "--prune", "0,x"]
+    )
     assert bad_prune.exit_code == 2 and "--prune" in bad_prune.output
 
 
