@@ -51,26 +51,26 @@ def _fonts() -> list[Path]:
     return sorted(d.glob("*.ttf")) if d.exists() else []
 
 
-def _render_line(text: str, size: int, font: Path | None, rng: np.random.Generator) -> np.ndarray:
-    """Ink coverage of one text line, float32 (h, w) in [0, 1]."""
+def _render_line(
+    text: str, size: int, font: Path | None, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Ink coverage of one text line, float32 (h, w) in [0, 1], and its baseline row."""
     if font is not None:
         from PIL import Image, ImageDraw, ImageFont
 
         f = ImageFont.truetype(str(font), size)
-        x0, y0, x1, y1 = f.getbbox(text)
-        im = Image.new("L", (x1 - min(x0, 0) + 8, y1 - min(y0, 0) + 8), 0)
-        ImageDraw.Draw(im).text((4 - min(x0, 0), 4 - min(y0, 0)), text, font=f, fill=255)
-        cov = np.asarray(im, dtype=np.float32) / 255.0
-    else:
-        scale = size / 30.0
-        thick = max(1, int(round(scale * 1.5)))
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, thick)
-        im = np.zeros((th + base + 16, tw + 16), np.uint8)
-        cv2.putText(
-            im, text, (8, th + 8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, 255, thick, cv2.LINE_AA
-        )
-        cov = im.astype(np.float32) / 255.0
-    return cov
+        # Box relative to the baseline origin (anchor "ls"): y0 < 0 above the baseline.
+        x0, y0, x1, y1 = f.getbbox(text, anchor="ls")
+        im = Image.new("L", (x1 - x0 + 8, y1 - y0 + 8), 0)
+        ImageDraw.Draw(im).text((4 - x0, 4 - y0), text, font=f, fill=255, anchor="ls")
+        return np.asarray(im, dtype=np.float32) / 255.0, 4 - y0
+    scale = size / 30.0
+    thick = max(1, int(round(scale * 1.5)))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, thick)
+    im = np.zeros((th + base + 16, tw + 16), np.uint8)
+    # putText's origin is the left end of the baseline.
+    cv2.putText(im, text, (8, th + 8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, 255, thick, cv2.LINE_AA)
+    return im.astype(np.float32) / 255.0, th + 8
 
 
 def _fit_text(texts: list[str], rng: np.random.Generator, max_chars: int) -> str:
@@ -92,14 +92,15 @@ def _paste(page: np.ndarray, cov: np.ndarray, x: int, y: int) -> None:
     page[ya:yb, xa:xb] = np.maximum(page[ya:yb, xa:xb], sub)
 
 
-def _tilt(cov: np.ndarray, deg: float) -> np.ndarray:
+def _tilt(cov: np.ndarray, deg: float) -> tuple[np.ndarray, int]:
+    """Rotate a line layer about its centre; returns it and the rows added on top."""
     if abs(deg) < 1e-3:
-        return cov
+        return cov, 0
     h, w = cov.shape
     m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
     extra = int(abs(np.sin(np.deg2rad(deg))) * w / 2) + 2
     m[1, 2] += extra
-    return cv2.warpAffine(cov, m, (w, h + 2 * extra), flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(cov, m, (w, h + 2 * extra), flags=cv2.INTER_LINEAR), extra
 
 
 def _font_page(rng: np.random.Generator, style: str, texts: list[str], fonts: list[Path]):
@@ -121,14 +122,18 @@ def _font_page(rng: np.random.Generator, style: str, texts: list[str], fonts: li
     for i in range(n_lines):
         text = _fit_text(texts, rng, max_chars=int(rng.integers(25, 70)))
         if i == n_lines - 1 and rng.random() < 0.4:
-            text = " ".join(text.split()[: int(rng.integers(1, 3))])
-        cov = _render_line(text, size, font, rng)
+            # A short last line: one or two real words, not a stray quote mark.
+            words = [t for t in text.split() if sum(c.isalnum() for c in t) >= 2] or ["end"]
+            text = " ".join(words[: int(rng.integers(1, 3))])
+        cov, base = _render_line(text, size, font, rng)
         if cov.shape[1] > max_w:
             s = max_w / cov.shape[1]
+            base = int(base * s)
             cov = cv2.resize(cov, (max_w, max(1, int(cov.shape[0] * s))))
-        cov = _tilt(cov, rng.normal(0, 0.6) if style != "scan" else rng.normal(0, 0.3))
+        cov, extra = _tilt(cov, rng.normal(0, 0.6) if style != "scan" else rng.normal(0, 0.3))
         x = margin_x + int(rng.integers(0, max(1, int(0.05 * width))))
-        layers.append((cov, x, int(y - cov.shape[0] / 2), text))
+        # Baselines sit at the line pitch, with the small jitter of real writing.
+        layers.append((cov, x, int(y - base - extra + rng.normal(0, 0.04 * spacing)), text))
         y += spacing
     height = int(y + spacing * rng.uniform(0.3, 2.0))
     if style != "paragraph":
@@ -215,8 +220,8 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
     ink_level = rng.uniform(15, 90)
     rules = np.zeros_like(ink)
     if style == "photo" and spacing is not None:
-        # Rules sit under each text line's baseline region, at the text's own spacing.
-        first = layers[0][2] + layers[0][0].shape[0] * 0.8
+        # Rules at the text's own pitch, near the first line's baseline.
+        first = layers[0][2] + layers[0][0].shape[0] * rng.uniform(0.6, 0.85)
         th = int(rng.integers(1, 4))
         yy = first - spacing * int(first // spacing)
         while yy < height:

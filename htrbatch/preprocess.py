@@ -41,8 +41,9 @@ class PreprocessOptions:
     """Remove long thin horizontal/vertical lines (ruled paper, margins, form lines, underlines)."""
     rule_min_frac: float = 0.3
     """A ruled line spans at least this fraction of the page width (height for vertical lines)."""
-    rule_max_thickness_frac: float = 0.012
-    """... and is at most this thick, as a fraction of the longer page side (min 3 px)."""
+    rule_max_thickness_frac: float = 0.004
+    """... and is at most this thick, as a fraction of the longer page side (min 3 px): rules are
+    printed hairlines, thinner than the writing's x-height on any usual page."""
     deskew: bool = True
     """Estimate the skew angle (the page itself is not rotated here)."""
     max_skew_deg: float = 10.0
@@ -149,6 +150,15 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
 
     binary = binarize(img, options, spread)
     binary = _drop_specks(binary, options.speck_area)
+    edges = _border_blobs(binary)
+    if edges.any():
+        # Dark page surroundings and shadow wedges at the border are not writing.
+        binary &= ~edges
+        img = img.copy()
+        img[cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 255
+    if options.deskew and options.max_skew_deg > 0 and rule_mask.any():
+        # Rules dominated the first estimate; the writing can run at its own angle across them.
+        skew = estimate_skew(binary, options.max_skew_deg, options.skew_step_deg)
     return Preprocessed(img, binary, float(skew), rule_mask, float(sigma))
 
 
@@ -341,7 +351,7 @@ def rotate_page(
 
 
 def detect_rules(
-    gray: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.012
+    gray: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.004
 ) -> tuple[np.ndarray, float]:
     """Find long thin horizontal and vertical lines that are not writing.
 
@@ -350,10 +360,11 @@ def detect_rules(
     paper's brightness, so faint rules in shadows are found too. Then, in the deskewed frame
     where rules parallel to the text are axis-aligned, a short directional closing bridges dashes,
     a directional opening keeps only straight runs, thick parts (text blobs, shadow edges) are
-    removed, and a component counts as a rule when it spans ``min_frac`` of the page. Each rule
-    is redrawn as a band of its own median thickness around its centre line, so letters sitting
-    on or crossing the rule are not taken as rule. Runs at most ``_RULE_SIDE`` px on the longer
-    side: rules are long, so resolution matters little and time a lot.
+    removed, collinear pieces cut by letters are rejoined, and a component counts as a rule when
+    it spans ``min_frac`` of the page and is present along most of that span. Each rule's centre
+    line (fitted where no letter thickens it) is drawn back at full resolution as a band a little
+    wider than the rule. Analysis runs at most ``_RULE_SIDE`` px on the longer side: rules are
+    long, so resolution matters little there and time a lot.
 
     Args:
         gray: uint8 (H, W) flattened page.
@@ -362,9 +373,9 @@ def detect_rules(
         max_thick_frac: maximum thickness as a fraction of the longer side (at least 3 px).
 
     Returns:
-        ``(bands, thickness)``: bool (H, W) generous bands around the rules (a few pixels wider
-        than the rules; the caller keeps only dark pixels in them) and the median rule thickness
-        in input pixels.
+        ``(bands, thickness)``: bool (H, W) bands around the rules (a few pixels wider than the
+        rules; the caller keeps only dark pixels in them) and the largest rule thickness in input
+        pixels (0.0 when no rule was found).
     """
     h, w = gray.shape
     scale = min(1.0, _RULE_SIDE / max(h, w))
@@ -374,10 +385,11 @@ def detect_rules(
         small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     sh, sw = small.shape
     rot, m = rotate_page(small, -skew_deg, fill=255)
+    inv = cv2.invertAffineTransform(m)
     max_thick = max(3.0, max_thick_frac * max(sh, sw))
     tk = int(max_thick) + 1
-    found = np.zeros(rot.shape, np.uint8)
-    thicknesses: list[float] = []
+    found = np.zeros((h, w), np.uint8)
+    thickest = 0.0
     for axis in (1, 0):
         # Vertical rules are found as horizontal ones in the transposed map.
         src = rot if axis == 1 else np.ascontiguousarray(rot.T)
@@ -393,46 +405,54 @@ def detect_rules(
         opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
         # Drop what is thick across the rule direction (blobs of text, shadow edges): otherwise
         # a rule touching such a blob fails the thickness test together with it.
-        thick_part = cv2.morphologyEx(opened, cv2.MORPH_OPEN, np.ones((tk, 1), np.uint8))
-        opened = cv2.morphologyEx(opened & (1 - thick_part), cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        # Marks include the rule's antialiased rim (a pixel each side), hence the + 2.
+        thick_part = cv2.morphologyEx(opened, cv2.MORPH_OPEN, np.ones((tk + 2, 1), np.uint8))
+        opened = cv2.morphologyEx(
+            opened & (1 - thick_part), cv2.MORPH_OPEN, np.ones((1, run), np.uint8)
+        )
+        # Letters written across a rule cut it into pieces; rejoin collinear pieces.
+        joined = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, np.ones((1, 3 * run), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         if n <= 1:
             continue
         span = stats[1:, cv2.CC_STAT_WIDTH]
-        keep = np.nonzero(span >= min_frac * other)[0] + 1
-        if len(keep) == 0:
-            continue
-        bands, thick = _rule_bands(labels, keep)
-        thicknesses.append(thick)
-        found |= bands if axis == 1 else bands.T
-    if not found.any():
-        return np.zeros((h, w), dtype=bool), 0.0
-    if abs(skew_deg) >= 1e-6:
-        inv = cv2.invertAffineTransform(m)
-        found = cv2.warpAffine(found, inv, (sw, sh), flags=cv2.INTER_NEAREST, borderValue=0)
-    else:
-        found = found[:sh, :sw]
-    if scale < 1.0:
-        found = cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST)
-    # Grow by an analysis pixel plus antialiasing so that no grey rule edge or upsampling step is
-    # left out.
-    grow = 2 * int(np.ceil(1.0 / scale)) + 3
-    found = cv2.dilate(found, np.ones((grow, grow), np.uint8))
-    return found > 0, max(thicknesses) / scale
+        # A rule is mostly present along its span; straight bits of writing joined up are not.
+        ys, xs = np.nonzero(opened)
+        cols = np.unique(labels[ys, xs].astype(np.int64) * length + xs)
+        covered = np.bincount(cols // length, minlength=n)[1:]
+        keep = np.nonzero((span >= min_frac * other) & (covered >= 0.6 * span))[0] + 1
+        for xs_r, ys_r, thick in _rule_lines(labels * (opened > 0), keep, max_thick + 2):
+            if axis == 0:
+                xs_r, ys_r = ys_r, xs_r  # back from the transposed map
+            # Rotated small map -> small input map -> full resolution (pixel centres).
+            pts = np.stack([xs_r, ys_r, np.ones_like(xs_r)], axis=1)  # (N, 3) homogeneous
+            pts = pts @ inv.T  # (N, 3) @ (3, 2) -> (N, 2)
+            pts = (pts + 0.5) / scale - 0.5
+            width = thick / scale
+            thickest = max(thickest, width)
+            # Wide enough to cover the rule, its antialiased rim and residual misfit.
+            pen = int(np.ceil(width + 2.0 / scale + 2))
+            # polylines wants (N, 1, 2) int32; shift=2 gives quarter-pixel vertex precision.
+            poly = np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(found, [poly], False, 1, pen, lineType=cv2.LINE_8, shift=2)
+    return found > 0, thickest
 
 
-def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float]:
-    """Redraw horizontal rule components as bands of their median thickness.
+def _rule_lines(
+    labels: np.ndarray, keep: np.ndarray, max_thick: float
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Centre lines of horizontal rule components.
 
     Args:
-        labels: int32 (h, w) component labels of the opened map.
+        labels: int32 (h, w) component labels (0 off the rule pieces).
         keep: label ids that are rules.
+        max_thick: rules thicker than this (median over their columns) are dropped.
 
     Returns:
-        uint8 (h, w), 1 on the rules' bands, and the median thickness (px) over the rules.
+        Per rule ``(xs, ys, thickness)``: float64 (N,) centre points sampled along the rule and
+        its median thickness (px).
     """
     h, w = labels.shape
-    out = np.zeros((h, w), np.uint8)
     lut = np.zeros(labels.max() + 1, np.int64)
     lut[keep] = np.arange(1, len(keep) + 1)
     ys, xs = np.nonzero(lut[labels])
@@ -445,22 +465,22 @@ def _rule_bands(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float
     np.maximum.at(bot, key, ys)
     top = top.reshape(len(keep), w)  # (rules, columns)
     bot = bot.reshape(len(keep), w)
-    thick = []
+    out = []
     for i in range(len(keep)):
         cols = np.nonzero(bot[i] >= 0)[0]
+        if len(cols) == 0:
+            continue
         run = bot[i, cols] - top[i, cols] + 1
         t = float(np.median(run))
-        thick.append(t)
+        if t > max_thick:
+            continue
         # Columns where letters thicken the run do not say where the rule is.
         clean = run <= 1.5 * t + 1
         centre = (top[i, cols[clean]] + bot[i, cols[clean]]) / 2.0
-        span = np.arange(cols[0], cols[-1] + 1)
-        c = np.interp(span, cols[clean], centre)
-        # Exactly t rows centred on the centre line.
-        first = np.round(c - (t - 1) / 2.0).astype(np.int64)
-        for o in range(int(round(t))):
-            out[np.clip(first + o, 0, h - 1), span] = 1
-    return out, float(np.median(thick))
+        span = np.arange(cols[0], cols[-1] + 1, 4, dtype=np.float64)
+        span = np.append(span, cols[-1]) if span[-1] != cols[-1] else span
+        out.append((span, np.interp(span, cols[clean], centre), t))
+    return out
 
 
 def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarray:
@@ -559,6 +579,29 @@ def binarize(
     if d > 1:
         thresh = cv2.resize(thresh, (w, h), interpolation=cv2.INTER_LINEAR)
     return ((f < thresh) | glob) & guard
+
+
+def _border_blobs(binary: np.ndarray, min_frac: float = 0.2, min_fill: float = 0.4) -> np.ndarray:
+    """Components that touch the image border, are large and mostly solid: desk or page edges
+    and shadow wedges. Writing is stroke-like (fills well under half its box) even where a line
+    image cuts through it.
+
+    Args:
+        binary: bool (H, W) ink.
+
+    Returns:
+        bool (H, W) mask of such components.
+    """
+    h, w = binary.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(binary)
+    x, y, bw, bh, area = (stats[1:, i] for i in range(5))
+    touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    big = (bw >= min_frac * w) | (bh >= min_frac * h)
+    solid = area >= min_fill * bw * bh
+    bad = np.concatenate([[False], touches & big & solid])
+    return bad[labels]
 
 
 def _drop_specks(binary: np.ndarray, max_area: int) -> np.ndarray:

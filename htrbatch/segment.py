@@ -134,7 +134,13 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     cover = cv2.resize(bin_r.astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA)
     ink_a = cover > 0.15
 
-    bands = _find_bands(cover, ink_a, options)
+    # Pixels at or next to the edge of the input image (which is slanted after deskewing).
+    inside, _ = rotate_page(np.ones((h, w), dtype=bool), -skew, fill=0)
+    inside_a = cv2.resize(inside.astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA) > 0.99
+    edge = cv2.dilate((~inside_a).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    bands = _find_bands(cover, ink_a, edge, options)
     if not bands:
         return Segmentation([], skew, "projection")
 
@@ -181,12 +187,15 @@ class _Band:
     spacing: float
 
 
-def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> list[_Band]:
+def _find_bands(
+    cover: np.ndarray, ink: np.ndarray, edge: np.ndarray, options: SegmentOptions
+) -> list[_Band]:
     """Line candidates on the analysis map.
 
     Args:
         cover: float32 (h, w) ink coverage in [0, 1].
         ink: bool (h, w), ``cover`` thresholded.
+        edge: bool (h, w), the input image's border zone (to recognise cut-off neighbours).
 
     Returns:
         Bands covering the map top to bottom; ``keep`` is False for bands that hold no text line
@@ -246,6 +255,15 @@ def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> 
     np.minimum.at(ink_top, band_of, tops)
     np.maximum.at(ink_bot, band_of, tops + heights)
     _demote_companions(real, peaks, own_mass, ink_bot - ink_top, options.companion_mass)
+    # Components cut by the image border.
+    touching = np.zeros(n, dtype=bool)
+    touching[np.unique(labels[edge])] = True
+    touch_mass = np.zeros(nb)
+    np.add.at(touch_mass, band_of, areas * touching[1:])
+    fragment = _cut_off_neighbours(real, peaks, own_mass, touch_mass, ink_top, ink_bot)
+    real &= ~fragment
+    if not real.any():
+        return []
 
     # Group bands: every real band starts a group; weak ones join the nearest real band when close.
     group = np.full(nb, -1)
@@ -254,10 +272,12 @@ def _find_bands(cover: np.ndarray, ink: np.ndarray, options: SegmentOptions) -> 
         if real[i]:
             group[i] = i
             continue
+        if fragment[i]:
+            continue
         d = np.abs(peaks[real_idx] - centre[i])
         j = int(real_idx[np.argmin(d)])
         # Attach only to an adjacent real band (no real band in between) that is near enough.
-        between = real[min(i, j) + 1 : max(i, j)].any()
+        between = (real | fragment)[min(i, j) + 1 : max(i, j)].any()
         near = abs(peaks[j] - centre[i]) <= 2.0 * h_ref
         if own_mass[i] > 0 and not between and near:
             group[i] = j
@@ -318,6 +338,42 @@ def _demote_companions(
                 real[light] = False
                 changed = True
                 break
+
+
+def _cut_off_neighbours(
+    real: np.ndarray,
+    peaks: np.ndarray,
+    mass: np.ndarray,
+    touch_mass: np.ndarray,
+    ink_top: np.ndarray,
+    ink_bot: np.ndarray,
+) -> np.ndarray:
+    """Top/bottom bands that are parts of lines cut off by the image border.
+
+    Line images (and pages cropped from forms) often include the descenders of the line above or
+    the ascenders of the line below. Such a band lies against the border: most of its ink is in
+    components the border cuts, and its densest row is at the border side rather than a good way
+    inside like a whole line's core.
+
+    Args:
+        real: bool (n,) bands that are lines so far.
+        peaks, mass, touch_mass, ink_top, ink_bot: (n,) per band: peak row, own ink, own ink in
+            border-cut components, own ink rows.
+
+    Returns:
+        bool (n,) bands to drop.
+    """
+    out = np.zeros(len(real), dtype=bool)
+    idx = np.nonzero(real)[0]
+    if len(idx) < 2:
+        return out
+    extent = float(np.max((ink_bot - ink_top)[idx]))
+    first, last = idx[0], idx[-1]
+    if touch_mass[first] >= 0.5 * mass[first] and peaks[first] - ink_top[first] < 0.25 * extent:
+        out[first] = True
+    if touch_mass[last] >= 0.5 * mass[last] and ink_bot[last] - peaks[last] < 0.25 * extent:
+        out[last] = True
+    return out
 
 
 def _line_spacing(profile: np.ndarray, h_ref: float) -> float:

@@ -270,7 +270,9 @@ class _Trace:
     ink: np.ndarray
 
 
-def _traces(strokes: list[np.ndarray], layout: Layout, style: RenderStyle) -> list[_Trace]:
+def _traces(
+    strokes: list[np.ndarray], layout: Layout, style: RenderStyle, align_left: bool = True
+) -> list[_Trace]:
     dts = np.concatenate([np.diff(s[:, 2]) for s in strokes if len(s) > 1] or [np.ones(1)])
     pos = dts[dts > 0]
     dt_typ = float(np.median(pos)) if len(pos) else 0.01
@@ -293,9 +295,10 @@ def _traces(strokes: list[np.ndarray], layout: Layout, style: RenderStyle) -> li
         traces.append(
             _Trace(dense[:, :2], np.clip(dense[:, 2], 0.5, 1.6), np.clip(dense[:, 3], 0.0, 1.0))
         )
-    x_min = min(float(t.xy[:, 0].min()) for t in traces)
-    for t in traces:
-        t.xy[:, 0] -= x_min
+    if align_left:
+        x_min = min(float(t.xy[:, 0].min()) for t in traces)
+        for t in traces:
+            t.xy[:, 0] -= x_min
     return traces
 
 
@@ -415,3 +418,29 @@ def render_line(
         base + (style.rule_offset + k * style.line_spacing) * style.x_height for k in (-1, 0, 1)
     ]
     return apply_page_style(alpha, style.page, rng, rule_ys=rule_ys)
+
+
+def draw_strokes(
+    canvas: np.ndarray,
+    strokes: list[np.ndarray],
+    matrix: np.ndarray,
+    x_height: float,
+    style: RenderStyle,
+) -> np.ndarray:
+    """Draw cleaned strokes onto a supersampled uint8 (H, W) ink mask at a given placement.
+
+    ``strokes`` are float (N, 3) arrays as ``clean_strokes`` returns, ``matrix`` (2, 3) maps their
+    sensor units to canvas pixels and ``x_height`` is the line's x-height in sensor units (from
+    ``estimate_layout``; it sets the spline step). Unlike ``render_line`` nothing is deskewed,
+    moved or reshaped, so the lines of one form keep their recorded positions; pen width and ink
+    follow pen speed as in ``render_line``, with a pen of ``style.pen_width * style.supersample``
+    canvas px. Returns the drawn centre-line points in canvas px, float64 (K, 2).
+    """
+    unit = Layout(angle=0.0, x_height=x_height, baseline=0.0, core_top=0.0)
+    traces = _traces(strokes, unit, style, align_left=False)
+    m = np.asarray(matrix, np.float64)
+    linear = m[:, :2] * x_height
+    for tr in traces:
+        tr.xy = tr.xy @ linear.T + m[:, 2]
+    _draw(canvas, traces, 1.0, np.zeros(2), style.pen_width * style.supersample)
+    return np.concatenate([tr.xy for tr in traces])
