@@ -1,6 +1,6 @@
 """Plot validation CER/WER and training loss from a `htrbatch train` log (<out>.log.jsonl).
 
-    python benchmarks/plot_training.py runs/crnn.log.jsonl docs/img/training-curves.png
+python benchmarks/plot_training.py runs/crnn.log.jsonl docs/img/training-curves.png
 """
 
 from __future__ import annotations

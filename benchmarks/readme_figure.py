@@ -1,6 +1,6 @@
 """Make docs/img/readme-example.png: a sample page with the lines htrbatch found, and its text.
 
-    python benchmarks/readme_figure.py samples/<page>.jpg docs/img/readme-example.png
+python benchmarks/readme_figure.py samples/<page>.jpg docs/img/readme-example.png
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ def main(src: str, out: str) -> None:
     left = cv2.resize(left, (900, int(left.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     right = np.full((left.shape[0], 900, 3), 255, np.uint8)
     y = 40
-    cv2.putText(right, "htrbatch output (.txt)", (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (90, 90, 90), 2)
+    cv2.putText(
+        right, "htrbatch output (.txt)", (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (90, 90, 90), 2
+    )
     for i, line in enumerate(result.lines, 1):
         y += 34
         text = f"{i:2d}  {line.text}"[:70]
-        cv2.putText(right, text, (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.62, (20, 20, 20), 1, cv2.LINE_AA)
+        cv2.putText(
+            right, text, (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.62, (20, 20, 20), 1, cv2.LINE_AA
+        )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(out, np.hstack([left, np.full((left.shape[0], 8, 3), 200, np.uint8), right]))
     print(result.text)

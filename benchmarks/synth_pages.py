@@ -7,8 +7,9 @@ Styles:
   scan       whole page, clean paper, slight rotation
   paragraph  a paragraph cut tightly from a form (IAM-like), close line spacing
   photo      phone photo of a ruled notebook page: rules, margin, shadow, gradient, noise, rotation
+  line       a single pre-cut line image (one line of a page, cut out with 2-30 px of paper)
   ondb       a whole IAM-OnDB form drawn from its pen strokes (needs ../shared/data/iam-ondb);
-             ondb-photo and ondb-paragraph add the photo / paragraph treatment to such a form
+             ondb-photo, ondb-paragraph and ondb-line treat such a form as above
 
 Text comes from ``../shared/data/text`` and handwriting fonts from ``../shared/fonts`` when present
 (otherwise OpenCV's Hershey script font and a built-in sentence list).
@@ -69,7 +70,9 @@ def _render_line(
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, thick)
     im = np.zeros((th + base + 16, tw + 16), np.uint8)
     # putText's origin is the left end of the baseline.
-    cv2.putText(im, text, (8, th + 8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, 255, thick, cv2.LINE_AA)
+    cv2.putText(
+        im, text, (8, th + 8), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, scale, 255, thick, cv2.LINE_AA
+    )
     return im.astype(np.float32) / 255.0, th + 8
 
 
@@ -211,7 +214,12 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
         # Stroke pages: "ondb" is a clean scan; "ondb-photo" / "ondb-paragraph" as for fonts.
         style = style.split("-", 1)[1] if "-" in style else "ondb"
     else:
-        width, height, layers, spacing = _font_page(rng, style, texts, fonts)
+        width, height, layers, spacing = _font_page(
+            rng, "scan" if style == "line" else style, texts, fonts
+        )
+    if style == "line":
+        # A pre-cut line image: one line of the page alone, cut out with a little paper.
+        layers = [layers[int(rng.integers(len(layers)))]]
     ink = np.zeros((height, width), np.float32)
     for cov, x, y, _ in layers:
         _paste(ink, cov, x, y)
@@ -234,9 +242,11 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
     # Ink over print: transmittances multiply, so crossings are darker than either.
     img = paper * (1 - rules) * (1 - ink * (1 - ink_level / paper))
 
-    angle = {"scan": rng.normal(0, 0.8), "paragraph": rng.normal(0, 0.5)}.get(
-        style, rng.uniform(-5, 5)
-    )
+    angle = {
+        "scan": rng.normal(0, 0.8),
+        "paragraph": rng.normal(0, 0.5),
+        "line": rng.normal(0, 0.5),
+    }.get(style, rng.uniform(-5, 5))
     if style == "ondb":
         angle = rng.normal(0, 1.0)
     m = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
@@ -281,13 +291,13 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
         bx1, by1 = min(width, bx1), min(height, by1)
         if bx1 > bx0 and by1 > by0:
             lines.append({"bbox": [int(bx0), int(by0), int(bx1), int(by1)], "text": text})
-    if style == "paragraph":
-        # Cut the paragraph out like a form region: a margin of paper around the text.
+    if style in ("paragraph", "line"):
+        # Cut the paragraph (line) out like a form region: a margin of paper around the text.
         xs0 = min(l["bbox"][0] for l in lines)
         ys0 = min(l["bbox"][1] for l in lines)
         xs1 = max(l["bbox"][2] for l in lines)
         ys1 = max(l["bbox"][3] for l in lines)
-        pad = int(rng.integers(5, 60))
+        pad = int(rng.integers(5, 60) if style == "paragraph" else rng.integers(2, 30))
         cx0, cy0 = max(0, xs0 - pad), max(0, ys0 - pad)
         cx1, cy1 = min(width, xs1 + pad), min(height, ys1 + pad)
         gray = gray[cy0:cy1, cx0:cx1].copy()

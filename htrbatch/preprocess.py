@@ -24,6 +24,8 @@ from htrbatch.errors import InputError, OptionsError
 _BACKGROUND_SIDE = 800
 _SKEW_SIDE = 1000
 _RULE_SIDE = 1400
+_RULE_MAX_WOBBLE = 0.8  # px RMS off a quadratic, at the rule-analysis scale
+_RULE_MIN_CLEAR = 0.7  # fraction of a rule's length with paper right above and below
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,7 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
             img = _paint_out(img, rule_mask)
 
     binary = binarize(img, options, spread)
-    binary = _drop_specks(binary, options.speck_area)
-    edges = _border_blobs(binary)
+    binary, edges = _clean_components(binary, options.speck_area)
     if edges.any():
         # Dark page surroundings and shadow wedges at the border are not writing.
         binary &= ~edges
@@ -211,16 +212,15 @@ def flatten_illumination(gray: np.ndarray, background_frac: float = 1 / 25) -> n
     bg = cv2.medianBlur(bg, k)
     if scale < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
-    bg = np.maximum(bg.astype(np.float32), 1.0)
-    # The closing can sit slightly below the true paper next to dense ink; never brighten ink
-    # above the input's own paper level by more than the ratio allows.
-    flat = gray.astype(np.float32) * (255.0 / bg)
-    # The closing follows the brightest noise, so paper lands a little below 255; most pixels are
-    # paper, so scaling the median to 255 puts it there.
-    med = float(np.median(flat[:: max(1, h // 500), :: max(1, w // 500)]))
-    if med > 64:
-        flat *= 255.0 / med
-    return np.clip(flat, 0, 255).astype(np.uint8)
+    bg = np.maximum(bg, 1)
+    # The closing follows the brightest noise, so paper lands a little below 255 after the
+    # division; most pixels are paper, so scaling their median to 255 puts it there. The median
+    # is taken on a subsample, then one saturating division does both steps.
+    step_y, step_x = max(1, h // 500), max(1, w // 500)
+    sub = gray[::step_y, ::step_x].astype(np.float32) / bg[::step_y, ::step_x]
+    med = float(np.median(sub)) * 255.0
+    gain = 255.0 / med if med > 64 else 1.0
+    return cv2.divide(gray, bg, scale=255.0 * gain)
 
 
 def paper_spread(gray: np.ndarray) -> float:
@@ -398,7 +398,9 @@ def detect_rules(
         delta = max(8.0, 4.0 * 1.4826 * float(np.median(np.abs(t - np.median(t)))) + 2.0)
         marks = (tophat > delta).astype(np.uint8)
         length = src.shape[1]
-        other = sw if axis == 1 else sh
+        # Rules are long on the page's scale, not just on its short side: in a line image the
+        # letters' stems span much of the height but are no vertical rules.
+        other = max(sw if axis == 1 else sh, 0.5 * max(sw, sh))
         gap = max(3, int(length / 150))
         run = max(15, int(length / 30))
         closed = cv2.morphologyEx(marks, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
@@ -421,7 +423,7 @@ def detect_rules(
         cols = np.unique(labels[ys, xs].astype(np.int64) * length + xs)
         covered = np.bincount(cols // length, minlength=n)[1:]
         keep = np.nonzero((span >= min_frac * other) & (covered >= 0.6 * span))[0] + 1
-        for xs_r, ys_r, thick in _rule_lines(labels * (opened > 0), keep, max_thick + 2):
+        for xs_r, ys_r, thick in _rule_lines(labels * (opened > 0), keep, max_thick + 2, marks):
             if axis == 0:
                 xs_r, ys_r = ys_r, xs_r  # back from the transposed map
             # Rotated small map -> small input map -> full resolution (pixel centres).
@@ -439,7 +441,7 @@ def detect_rules(
 
 
 def _rule_lines(
-    labels: np.ndarray, keep: np.ndarray, max_thick: float
+    labels: np.ndarray, keep: np.ndarray, max_thick: float, marks: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Centre lines of horizontal rule components.
 
@@ -477,6 +479,21 @@ def _rule_lines(
         # Columns where letters thicken the run do not say where the rule is.
         clean = run <= 1.5 * t + 1
         centre = (top[i, cols[clean]] + bot[i, cols[clean]]) / 2.0
+        if clean.sum() < 3:
+            continue
+        cc = cols[clean]
+        # A rule is straight (a gentle bow at most, from lens or paper curl), and has paper just
+        # above and below along most of its length. Baselines of joined-up writing that survive
+        # the morphology wander with the letters and have letters on one side.
+        fit = np.polyval(np.polyfit(cc, centre, 2), cc)
+        wobble = float(np.sqrt(np.mean((centre - fit) ** 2)))
+        off = int(np.ceil(t / 2 + 2))
+        row = np.round(centre).astype(np.int64)
+        clear = (marks[np.clip(row - off, 0, h - 1), cc] == 0) & (
+            marks[np.clip(row + off, 0, h - 1), cc] == 0
+        )
+        if wobble > _RULE_MAX_WOBBLE or clear.mean() < _RULE_MIN_CLEAR:
+            continue
         span = np.arange(cols[0], cols[-1] + 1, 4, dtype=np.float64)
         span = np.append(span, cols[-1]) if span[-1] != cols[-1] else span
         out.append((span, np.interp(span, cols[clean], centre), t))
@@ -501,32 +518,37 @@ def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarr
     """
     h, w = img.shape
     ys, xs = np.nonzero(mask)
+    pad = max_run + 1
+    # Padded flat mask: a walk of up to max_run steps never leaves the array, so no bounds checks.
+    flat = np.pad(mask, pad, constant_values=False).ravel()
+    wp = w + 2 * pad
+    start = (ys + pad) * wp + (xs + pad)
     val = np.full(len(ys), 255.0)
     runlen = np.full(len(ys), max_run + 1)
-    todo_all = np.arange(len(ys))
     for dy, dx in ((1, 0), (0, 1)):
-        if dx:
-            # Across-rule for horizontal rules is vertical; only long vertical runs need this.
-            todo_all = np.nonzero(runlen > 16)[0]
-        lo = np.full(len(ys), -1)
-        hi = np.full(len(ys), -1)
-        for steps, sign in ((lo, -1), (hi, 1)):
+        # Across-rule for horizontal rules is vertical; only long vertical runs need the other.
+        todo_all = np.arange(len(ys)) if dy else np.nonzero(runlen > 16)[0]
+        limit = max_run if dy else int(min(max_run, runlen[todo_all].max(initial=0)))
+        stride = dy * wp + dx
+        steps = []
+        for sign in (-1, 1):
+            k_of = np.zeros(len(ys), dtype=np.int64)
             todo = todo_all
-            limit = max_run if not dx else int(min(max_run, runlen[todo].max(initial=0)))
             for k in range(1, limit + 1):
-                yy = ys[todo] + sign * k * dy
-                xx = xs[todo] + sign * k * dx
-                off = (yy < 0) | (yy >= h) | (xx < 0) | (xx >= w)
-                done = off.copy()
-                done[~off] = ~mask[yy[~off], xx[~off]]
-                # Running off the image leaves -1: no value on that side.
-                steps[todo[done & ~off]] = k
+                done = ~flat[start[todo] + sign * k * stride]
+                k_of[todo[done]] = k
                 todo = todo[~done]
                 if len(todo) == 0:
                     break
-        i = todo_all[(lo[todo_all] > 0) & (hi[todo_all] > 0)]
+            steps.append(k_of)
+        lo, hi = steps
+        # Valid ends: found within the limit and inside the image.
+        ok_lo = (lo > 0) & (ys - lo * dy >= 0) & (xs - lo * dx >= 0)
+        ok_hi = (hi > 0) & (ys + hi * dy < h) & (xs + hi * dx < w)
+        i = todo_all[ok_lo[todo_all] & ok_hi[todo_all]]
         run = lo[i] + hi[i]
-        i, run = i[run < runlen[i]], run[run < runlen[i]]
+        better = run < runlen[i]
+        i, run = i[better], run[better]
         a = img[ys[i] - lo[i] * dy, xs[i] - lo[i] * dx].astype(np.float64)
         b = img[ys[i] + hi[i] * dy, xs[i] + hi[i] * dx].astype(np.float64)
         val[i] = a + (b - a) * (lo[i] / run)
@@ -581,33 +603,32 @@ def binarize(
     return ((f < thresh) | glob) & guard
 
 
-def _border_blobs(binary: np.ndarray, min_frac: float = 0.2, min_fill: float = 0.4) -> np.ndarray:
-    """Components that touch the image border, are large and mostly solid: desk or page edges
-    and shadow wedges. Writing is stroke-like (fills well under half its box) even where a line
-    image cuts through it.
+def _clean_components(
+    binary: np.ndarray, speck_area: int, min_frac: float = 0.2, min_fill: float = 0.4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop specks and find border blobs in one labelling pass.
+
+    Border blobs touch the image border, are large and mostly solid: desk or page edges and
+    shadow wedges. Writing is stroke-like (fills well under half its box) even where a line image
+    cuts through it.
 
     Args:
         binary: bool (H, W) ink.
+        speck_area: components of at most this many pixels are specks.
 
     Returns:
-        bool (H, W) mask of such components.
+        ``(binary, blobs)``: bool (H, W) ink without specks, and bool (H, W) border blobs (still
+        included in the first).
     """
     h, w = binary.shape
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     if n <= 1:
-        return np.zeros_like(binary)
+        return binary, np.zeros_like(binary)
     x, y, bw, bh, area = (stats[1:, i] for i in range(5))
     touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
     big = (bw >= min_frac * w) | (bh >= min_frac * h)
     solid = area >= min_fill * bw * bh
+    # Lookup tables indexed by label; label 0 is the background.
+    keep = np.concatenate([[False], area > speck_area])
     bad = np.concatenate([[False], touches & big & solid])
-    return bad[labels]
-
-
-def _drop_specks(binary: np.ndarray, max_area: int) -> np.ndarray:
-    if max_area <= 0 or not binary.any():
-        return binary
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] > max_area
-    keep[0] = False
-    return keep[labels]
+    return keep[labels], bad[labels]

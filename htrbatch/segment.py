@@ -1,25 +1,32 @@
 """Page -> text lines.
 
 The page is cleaned and its skew estimated (:mod:`htrbatch.preprocess`), rotated so the lines are
-horizontal, and analysed on a downscaled ink-coverage map:
+horizontal on average, and analysed on a downscaled ink-coverage map:
 
-1. Line finding (all methods): peaks of the smoothed horizontal ink profile are line candidates,
-   split at profile valleys. Candidates are checked against connected components: a band that owns
-   no component of text height (i-dots, descender remnants, specks, page edges) is merged into the
-   neighbour it belongs to, or dropped when it is isolated.
-2. Separation between neighbouring lines:
-   - ``projection``: a straight cut at the valley row.
-   - ``seam``: the cheapest left-to-right path through a cost map (ink, closeness to ink, distance
-     from the valley row) between the two lines' profile peaks, as in A* path planning for line
-     segmentation (Surinta et al., 2014). We solve the same shortest-path problem exactly with
-     dynamic programming over columns: paths are monotone in x (a separator never needs to go
-     back left) and may move any number of rows inside a column, which a cumulative-minimum sweep
-     gives in O(rows) per column. For such paths DP visits every node once, so it is exact like A*
-     with an admissible heuristic, needs no priority queue, and vectorises over all gaps of a page
-     at once (each gap is fenced by the neighbouring lines' peak rows).
-   - ``auto``: seams when a straight cut would cross ink (touching or wavy lines), else projection.
+1. Line candidates, each a centre curve y(x):
+   - ``projection``: peaks of the smoothed horizontal ink profile of the whole page (flat curves).
+   - ``seam`` and ``auto``: ridges of a local profile (the ink map blurred along the lines, i.e.
+     a projection profile over a sliding window a few letters wide), linked across word gaps into
+     curves. They follow lines whose slope drifts from the page's average, as handwriting on
+     whiteboards and unruled paper does.
+2. Candidates are checked against connected components, each owned by the nearest curve: a
+   candidate that owns no component of text height (i-dots, descender remnants, specks), sits
+   too close to a much heavier neighbour (its ascender/descender zone), or is a neighbouring line
+   cut off by the image border, is not a line; its ink goes to its neighbour or is dropped.
+3. Separation between neighbouring lines:
+   - ``projection``: a straight cut at the profile valley.
+   - ``seam``: the cheapest left-to-right path through a cost map (ink, closeness to ink,
+     distance from the middle between the two lines) that stays between the two lines' curves,
+     as in A* path planning for line segmentation (Surinta et al., 2014). We solve the same
+     shortest-path problem exactly with dynamic programming over columns: paths are monotone in
+     x (a separator never needs to go back left) and may move any number of rows inside a column,
+     which a cumulative-minimum sweep gives in O(rows) per column. For such paths DP visits every
+     node once, so it is exact like A* with an admissible heuristic, needs no priority queue, and
+     vectorises over all gaps of a page at once (each gap is fenced by its two lines' curves).
+   - ``auto``: straight cuts where every gap has an ink-free row, seams otherwise (touching,
+     slanted or wavy lines).
    - ``none``: the whole image is one line.
-3. Each line is cut out between its separators (pixels outside them painted to paper), trimmed to
+4. Each line is cut out between its separators (pixels outside them painted to paper), trimmed to
    its ink, padded, and its box mapped back to the input through the inverse rotation.
 """
 
@@ -42,7 +49,8 @@ _BIG = 1e7  # cost of a fence row: larger than any real path through a page
 
 @dataclass(frozen=True)
 class SegmentOptions:
-    """How a page is split into lines."""
+    """How a page is split into lines. Lengths relative to the typical text height are in units
+    of the page's area-weighted median component height (``h``)."""
 
     method: str = "auto"
     """One of auto | projection | seam | none."""
@@ -52,35 +60,44 @@ class SegmentOptions:
     pad: int = 4
     """Paper-coloured margin (px) around each line crop."""
     min_text_height: float = 0.4
-    """A band is a text line when it owns a component at least this tall, relative to the page's
-    typical component height (area-weighted median)."""
+    """A candidate is a text line when it owns a component at least this tall (x h)."""
     min_valley_depth: float = 0.15
-    """Two profile peaks are separate lines only if the valley between them is at least this much
-    (relative) lower than the smaller peak."""
+    """projection: two profile peaks are separate lines only if the valley between them is at
+    least this much (relative) lower than the smaller peak."""
     min_line_mass: float = 0.04
     """A line holds at least this fraction of the median line's ink (a one-word last line does)."""
     companion_mass: float = 0.35
-    """A band closer than half the line pitch to a neighbour with 1/this times its ink is that
-    neighbour's ascender/descender zone, not a line."""
+    """A candidate closer than about half the line pitch to a neighbour with 1/this times its ink
+    is that neighbour's ascender/descender zone, not a line."""
+    ridge_window: float = 2.5
+    """seam/auto: width (x h) of the box filter, applied twice, that blurs the ink along lines."""
+    ridge_join_gap: float = 8.0
+    """seam/auto: ridge pieces this far apart (x h) at about the same height join into one line."""
     seam_ink_cost: float = 40.0
     """Cost of a seam step on ink (analysis pixels); detours shorter than ~this are preferred."""
     seam_dist_cost: float = 4.0
     """Cost 4/(1 + distance to ink): keeps seams in the middle of gaps."""
     seam_dev_cost: float = 1.0
-    """Cost per step at the fence, falling linearly to 0 at the valley row: keeps seams near it."""
+    """Cost per step next to a line's curve, falling linearly to 0 midway between the two curves:
+    keeps seams near the middle of the gap."""
     seam_step_cost: float = 0.5
     """Extra cost of each vertical move."""
     auto_touch_px: int = 2
-    """auto uses seams when a straight cut crosses more than this many ink pixels (analysis px)."""
+    """auto uses seams when no straight cut between two lines crosses at most this many ink
+    pixels (analysis px)."""
 
     def validate(self) -> None:
         """Raise :class:`OptionsError` for values that cannot work."""
         if self.method not in METHODS:
-            raise OptionsError(f"segment method must be one of {', '.join(METHODS)}, got {self.method!r}")
+            raise OptionsError(
+                f"segment method must be one of {', '.join(METHODS)}, got {self.method!r}"
+            )
         if self.analysis_side < 64:
             raise OptionsError(f"analysis_side must be >= 64, got {self.analysis_side}")
         if self.pad < 0:
             raise OptionsError(f"pad must be >= 0, got {self.pad}")
+        if self.ridge_window <= 0 or self.ridge_join_gap < 0:
+            raise OptionsError("ridge_window must be > 0 and ridge_join_gap >= 0")
         self.preprocess.validate()
 
 
@@ -131,198 +148,330 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     # Downscale factor for analysis; identical in x and y so distances keep their meaning.
     f = min(1.0, options.analysis_side / max(rh, rw))
     ah, aw = max(1, round(rh * f)), max(1, round(rw * f))
-    cover = cv2.resize(bin_r.astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA)
+    # uint8 0/255 resizes much faster than float; coverage back in [0, 1].
+    cover = cv2.resize(bin_r.view(np.uint8) * np.uint8(255), (aw, ah), interpolation=cv2.INTER_AREA)
+    cover = cover.astype(np.float32) / 255.0
     ink_a = cover > 0.15
 
     # Pixels at or next to the edge of the input image (which is slanted after deskewing).
-    inside, _ = rotate_page(np.ones((h, w), dtype=bool), -skew, fill=0)
-    inside_a = cv2.resize(inside.astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA) > 0.99
-    edge = cv2.dilate((~inside_a).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], dtype=np.float64)
+    quad = (corners @ m.T) * f  # (4, 3) @ (3, 2) -> (4, 2) corners on the analysis map
+    inside_a = np.zeros((ah, aw), np.uint8)
+    cv2.fillConvexPoly(inside_a, np.round(quad).astype(np.int32), 1)
+    edge = cv2.dilate(1 - inside_a, np.ones((5, 5), np.uint8)) > 0
     edge[[0, -1], :] = True
     edge[:, [0, -1]] = True
-    bands = _find_bands(cover, ink_a, edge, options)
-    if not bands:
+
+    comps = _components(ink_a)
+    if comps is None:
+        return Segmentation([], skew, "projection")
+    if options.method == "projection":
+        centres, smooth = _profile_candidates(cover, comps.h_ref, options)
+    else:
+        centres, smooth = _ridge_candidates(cover, comps.h_ref, options), None
+    lines = _validate(centres, comps, edge, options)
+    if not lines:
         return Segmentation([], skew, "projection")
 
     method = options.method
-    straight = [_straight_cut(bands[i], bands[i + 1], aw) for i in range(len(bands) - 1)]
-    if method == "auto":
-        crossings = [int(ink_a[c.astype(int), np.arange(aw)].sum()) for c in straight]
-        touching = any(n > options.auto_touch_px for n in crossings)
-        method = "seam" if touching else "projection"
-    if method == "seam" and len(bands) > 1:
-        cuts = _seams(ink_a, bands, options)
-    else:
-        cuts = straight
+    fences = _order_fences(np.stack([ln.centre for ln in lines]), ah)
+    cuts: list[np.ndarray] | None = None
+    if method == "projection":
+        cuts = [
+            np.full(aw, float(_valley(smooth, int(fences[i, 0]), int(fences[i + 1, 0]))))
+            for i in range(len(lines) - 1)
+        ]
+    elif method == "auto":
+        cuts = _straight_cuts(ink_a, fences, options.auto_touch_px)
+        method = "projection" if cuts is not None else "seam"
+    if cuts is None:
+        cuts = _seams(ink_a, fences, options)
 
     # Separators in full-resolution rotated coordinates: y per column, length rw.
-    xs_full = np.arange(rw)
-    xa = (xs_full + 0.5) * f - 0.5
-    cuts_full = [
-        (np.interp(xa, np.arange(aw), c) + 0.5) / f - 0.5 if aw > 1 else np.full(rw, (c[0] + 0.5) / f)
-        for c in cuts
-    ]
+    xa = (np.arange(rw) + 0.5) * f - 0.5
+    cuts_full = [(np.interp(xa, np.arange(aw), c) + 0.5) / f - 0.5 for c in cuts]
     inv = cv2.invertAffineTransform(m)
-    lines: list[LineImage] = []
-    for i, band in enumerate(bands):
-        if not band.keep:
+    spacing = _pitch(fences, lines) / f
+    out: list[LineImage] = []
+    for i, ln in enumerate(lines):
+        if not ln.keep:
             continue
         top = cuts_full[i - 1] if i > 0 else np.full(rw, -1.0)
-        bottom = cuts_full[i] if i < len(bands) - 1 else np.full(rw, float(rh))
-        line = _cut_line(img_r, bin_r, top, bottom, inv, (h, w), options.pad, band.spacing / f)
+        bottom = cuts_full[i] if i < len(lines) - 1 else np.full(rw, float(rh))
+        line = _cut_line(img_r, bin_r, top, bottom, inv, (h, w), options.pad, spacing)
         if line is not None:
-            lines.append(line)
+            out.append(line)
     separators = [_to_input_polyline(c, inv, (h, w)) for c in cuts_full]
-    return Segmentation(lines, float(skew), method, separators)
+    return Segmentation(out, float(skew), method, separators)
 
 
 @dataclass
-class _Band:
-    """A horizontal band of the analysis map holding one line candidate (rows top..bottom-1)."""
+class _Components:
+    """Connected ink components of the analysis map (arrays indexed by component, label - 1)."""
 
-    top: int
-    bottom: int
-    peak: int
-    keep: bool
-    spacing: float
+    labels: np.ndarray  # int32 (h, w), 0 = background
+    area: np.ndarray
+    height: np.ndarray
+    width: np.ndarray
+    top: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    h_ref: float  # typical text height: area-weighted median component height
 
 
-def _find_bands(
-    cover: np.ndarray, ink: np.ndarray, edge: np.ndarray, options: SegmentOptions
-) -> list[_Band]:
-    """Line candidates on the analysis map.
+def _components(ink: np.ndarray) -> _Components | None:
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return None
+    area = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    # Area-weighted median, so i-dots and specks do not pull the text height down.
+    order = np.argsort(height)
+    cum = np.cumsum(area[order])
+    h_ref = max(2.0, float(height[order][np.searchsorted(cum, cum[-1] / 2)]))
+    return _Components(
+        labels=labels,
+        area=area,
+        height=height,
+        width=stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64),
+        top=stats[1:, cv2.CC_STAT_TOP].astype(np.float64),
+        cx=cents[1:, 0],
+        cy=cents[1:, 1],
+        h_ref=h_ref,
+    )
+
+
+def _profile_candidates(
+    cover: np.ndarray, h_ref: float, options: SegmentOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of the page's horizontal ink profile as flat centre curves.
 
     Args:
         cover: float32 (h, w) ink coverage in [0, 1].
-        ink: bool (h, w), ``cover`` thresholded.
-        edge: bool (h, w), the input image's border zone (to recognise cut-off neighbours).
 
     Returns:
-        Bands covering the map top to bottom; ``keep`` is False for bands that hold no text line
-        (isolated noise). Merged bands are already joined.
+        ``(centres, smooth)``: float64 (k, w) curves (one constant row each, top to bottom) and
+        the smoothed profile (h,), whose valleys are the straight cuts.
     """
-    ah, aw = ink.shape
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return []
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
-    tops = stats[1:, cv2.CC_STAT_TOP]
-    cy = cents[1:, 1]
-    # Typical text height: area-weighted median, so i-dots and specks do not pull it down.
-    order = np.argsort(heights)
-    cum = np.cumsum(areas[order])
-    h_ref = float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
-    h_ref = max(h_ref, 2.0)
-
+    ah, aw = cover.shape
     profile = cover.sum(axis=1).astype(np.float64)
     # Light smoothing at the scale of the text, not of the line pitch: pitch estimates fail on
-    # short or irregular paragraphs, while spurious peaks are removed below (valley depth, then
+    # short or irregular paragraphs, while spurious peaks are removed later (valley depth, then
     # component ownership).
     smooth = gaussian_filter1d(profile, max(1.0, 0.2 * h_ref), mode="constant")
     peaks, _ = find_peaks(smooth, distance=max(1.0, 0.5 * h_ref))
     if len(peaks) == 0:
         peaks = np.array([int(np.argmax(smooth))])
-    # Keep peaks separated from their neighbours by a real valley.
     peaks = _separate_peaks(smooth, peaks, options.min_valley_depth)
-    valleys = [_valley(smooth, peaks[i], peaks[i + 1]) for i in range(len(peaks) - 1)]
-    edges = [0, *valleys, ah]
+    # (k, 1) rows broadcast to (k, w) flat curves.
+    return np.repeat(peaks[:, None].astype(np.float64), aw, axis=1), smooth
 
-    # Each component belongs to the band holding its centroid.
-    band_of = np.searchsorted(np.asarray(valleys), cy, side="right")
-    nb = len(peaks)
-    widths = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
-    # Text-like: tall enough, not a thin vertical dash (margin-rule remnants, scratches), and
-    # with a letter's worth of ink (noise blobs are tall only by chance and hold little).
-    tall = heights >= options.min_text_height * h_ref
+
+def _ridge_candidates(cover: np.ndarray, h_ref: float, options: SegmentOptions) -> np.ndarray:
+    """Centre curves of text lines from ridges of a local horizontal profile.
+
+    Blurring the ink map along x (two box filters, a few letters wide) is a projection profile
+    over a sliding window: each column's local maxima along y are line centres there. Ridge
+    pixels are linked into pieces (connected components), and pieces into lines: a piece that
+    overlaps a line at about the same height, or continues it across a gap at about the height
+    where the line ends, joins it.
+
+    Args:
+        cover: float32 (h, w) ink coverage in [0, 1].
+
+    Returns:
+        float64 (k, w) curves, top to bottom; inside a line's own span linear between ridge
+        points, outside it constant.
+    """
+    ah, aw = cover.shape
+    bw = max(3, int(round(options.ridge_window * h_ref)))
+    local = cv2.blur(cover, (bw, 1), borderType=cv2.BORDER_CONSTANT)
+    local = cv2.blur(local, (bw, 1), borderType=cv2.BORDER_CONSTANT)
+    local = gaussian_filter1d(local, max(1.0, 0.2 * h_ref), axis=0, mode="constant")
+    strong = float(np.percentile(local[local > 0], 99.5)) if (local > 0).any() else 0.0
+    if strong <= 0:
+        return np.zeros((0, aw))
+    ridge = np.zeros((ah, aw), np.uint8)
+    mid = local[1:-1]
+    ridge[1:-1] = (mid > local[:-2]) & (mid >= local[2:]) & (mid > 0.08 * strong)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
+    if n <= 1:
+        return np.zeros((0, aw))
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs] - 1
+    weight = local[ys, xs]
+    # Mean ridge row per (piece, column), weighted by strength; flat index piece * aw + x.
+    key = lab.astype(np.int64) * aw + xs
+    wsum = np.bincount(key, weights=weight, minlength=(n - 1) * aw)
+    ysum = np.bincount(key, weights=weight * ys, minlength=(n - 1) * aw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = (ysum / wsum).reshape(n - 1, aw)  # (pieces, columns), NaN off the piece
+    strength = np.bincount(lab, weights=weight, minlength=n - 1)
+    min_len = max(2.0, 0.5 * h_ref)
+    pieces = [
+        i for i in np.argsort(-strength) if stats[i + 1, cv2.CC_STAT_WIDTH] >= min_len
+    ]
+    lines: list[np.ndarray] = []  # (aw,) rows, NaN where the line has no ridge yet
+    near = 0.45 * h_ref
+    join = options.ridge_join_gap * h_ref
+    for i in pieces:
+        piece = rows[i]
+        cols = np.nonzero(~np.isnan(piece))[0]
+        best, best_d = -1, np.inf
+        for j, line in enumerate(lines):
+            both = ~np.isnan(line[cols])
+            if both.sum() >= max(2, 0.2 * len(cols)):
+                d = float(np.median(np.abs(line[cols][both] - piece[cols][both])))
+            else:
+                have = np.nonzero(~np.isnan(line))[0]
+                # Facing ends: the line's end nearest to the piece and the piece's end there.
+                if have[-1] < cols[0]:
+                    gap, d = cols[0] - have[-1], abs(line[have[-1]] - piece[cols[0]])
+                elif have[0] > cols[-1]:
+                    gap, d = have[0] - cols[-1], abs(line[have[0]] - piece[cols[-1]])
+                else:
+                    gap, d = 0, np.inf
+                if gap > join:
+                    d = np.inf
+            if d < best_d:
+                best, best_d = j, d
+        if best >= 0 and best_d <= near:
+            line = lines[best]
+            fill = np.isnan(line)
+            line[fill] = piece[fill]
+        else:
+            lines.append(piece.copy())
+    curves = []
+    for line in lines:
+        have = np.nonzero(~np.isnan(line))[0]
+        # Linear between ridge points, constant beyond the line's ends.
+        curves.append(np.interp(np.arange(aw), have, line[have]))
+    if not curves:
+        return np.zeros((0, aw))
+    curves_arr = np.stack(curves)
+    spans = [np.nonzero(~np.isnan(line))[0] for line in lines]
+    order = np.argsort([np.median(line[s]) for line, s in zip(lines, spans)])
+    return curves_arr[order]
+
+
+@dataclass
+class _Line:
+    """A line candidate after checking: its centre curve (w,) and whether it is output."""
+
+    centre: np.ndarray
+    keep: bool
+
+
+def _validate(
+    centres: np.ndarray, comps: _Components, edge: np.ndarray, options: SegmentOptions
+) -> list[_Line]:
+    """Decide which candidates are text lines.
+
+    Every component belongs to the candidate whose curve is nearest to its centroid. Real lines
+    own text-like components and a fair share of ink; light candidates hugging a heavy neighbour
+    (ascender/descender zones) and neighbours cut off by the image border are not lines; other
+    non-lines next to a line (i-dots, descender remnants) are absorbed into it (their curve is
+    removed, so their ink falls between that line's separators), and isolated ones (specks,
+    noise) are dropped (their curve stays as a fence, their region is discarded).
+
+    Args:
+        centres: float64 (k, w) candidate curves, top to bottom.
+        comps: the analysis map's components.
+        edge: bool (h, w) the input image's border zone.
+
+    Returns:
+        Remaining curves top to bottom; ``keep`` False for dropped regions.
+    """
+    nb = len(centres)
+    if nb == 0:
+        return []
+    h_ref = comps.h_ref
+    xi = np.clip(np.round(comps.cx).astype(int), 0, centres.shape[1] - 1)
+    # (k, n) distance of each component's centroid to each curve at the centroid's column.
+    band_of = np.argmin(np.abs(centres[:, xi] - comps.cy[None, :]), axis=0)
+    tall = comps.height >= options.min_text_height * h_ref
     if not tall.any():
         return []
-    text_like = tall & (widths >= 0.25 * heights) & (areas >= 0.25 * np.median(areas[tall]))
+    # Text-like: tall enough, not a thin vertical dash (margin-rule remnants, scratches), and
+    # with a letter's worth of ink (noise blobs are tall only by chance and hold little).
+    text_like = (
+        tall
+        & (comps.width >= 0.25 * comps.height)
+        & (comps.area >= 0.25 * np.median(comps.area[tall]))
+    )
     has_text = np.zeros(nb, dtype=bool)
     has_text[band_of[text_like]] = True
-    own_mass = np.zeros(nb)
-    np.add.at(own_mass, band_of, areas)
+    mass = np.bincount(band_of, weights=comps.area, minlength=nb)
     if not has_text.any():
         return []
     # Scattered specks can include one text-sized blob; a line has some real amount of ink.
-    real = has_text & (own_mass >= options.min_line_mass * np.median(own_mass[has_text]))
-    # Where each band's ink sits (mass-weighted centre row), to attach weak bands to a neighbour.
-    centre = np.zeros(nb)
-    np.add.at(centre, band_of, areas * cy)
-    centre = np.where(own_mass > 0, centre / np.maximum(own_mass, 1e-9), peaks)
+    real = has_text & (mass >= options.min_line_mass * np.median(mass[has_text]))
+    if not real.any():
+        return []
+    # Where each candidate's ink sits: mass-weighted centre, and its own ink rows.
+    safe = np.maximum(mass, 1e-9)
+    centre_y = np.bincount(band_of, weights=comps.area * comps.cy, minlength=nb) / safe
+    centre_x = np.bincount(band_of, weights=comps.area * comps.cx, minlength=nb) / safe
+    cxi = np.clip(np.round(centre_x).astype(int), 0, centres.shape[1] - 1)
+    peak = centres[np.arange(nb), cxi]  # curve row under the candidate's ink
     ink_top = np.full(nb, np.inf)
     ink_bot = np.full(nb, -np.inf)
-    np.minimum.at(ink_top, band_of, tops)
-    np.maximum.at(ink_bot, band_of, tops + heights)
-    _demote_companions(real, peaks, own_mass, ink_bot - ink_top, options.companion_mass)
-    # Components cut by the image border.
-    touching = np.zeros(n, dtype=bool)
-    touching[np.unique(labels[edge])] = True
-    touch_mass = np.zeros(nb)
-    np.add.at(touch_mass, band_of, areas * touching[1:])
-    fragment = _cut_off_neighbours(real, peaks, own_mass, touch_mass, ink_top, ink_bot)
+    np.minimum.at(ink_top, band_of, comps.top)
+    np.maximum.at(ink_bot, band_of, comps.top + comps.height)
+    gaps = _curve_gaps(centres)
+    _demote_companions(real, gaps, mass, ink_bot - ink_top, options.companion_mass)
+    touching = np.zeros(len(comps.area) + 1, dtype=bool)
+    touching[np.unique(comps.labels[edge])] = True
+    touch_mass = np.bincount(band_of, weights=comps.area * touching[1:], minlength=nb)
+    fragment = _cut_off_neighbours(real, peak, mass, touch_mass, ink_top, ink_bot)
     real &= ~fragment
     if not real.any():
         return []
 
-    # Group bands: every real band starts a group; weak ones join the nearest real band when close.
-    group = np.full(nb, -1)
+    lines: list[_Line] = []
     real_idx = np.nonzero(real)[0]
     for i in range(nb):
         if real[i]:
-            group[i] = i
+            lines.append(_Line(centres[i], True))
             continue
-        if fragment[i]:
-            continue
-        d = np.abs(peaks[real_idx] - centre[i])
-        j = int(real_idx[np.argmin(d)])
-        # Attach only to an adjacent real band (no real band in between) that is near enough.
-        between = (real | fragment)[min(i, j) + 1 : max(i, j)].any()
-        near = abs(peaks[j] - centre[i]) <= 2.0 * h_ref
-        if own_mass[i] > 0 and not between and near:
-            group[i] = j
-    kept_peaks = np.unique(group[group >= 0])
-    spacing = float(np.median(np.diff(peaks[kept_peaks]))) if len(kept_peaks) > 1 else 1.6 * h_ref
-    bands: list[_Band] = []
-    i = 0
-    while i < nb:
-        j = i
-        while j + 1 < nb and group[j + 1] == group[i] and group[i] >= 0:
-            j += 1
-        g = group[i]
-        bands.append(
-            _Band(
-                top=edges[i],
-                bottom=edges[j + 1],
-                peak=int(peaks[g]) if g >= 0 else int(peaks[i]),
-                keep=g >= 0,
-                spacing=spacing,
-            )
-        )
-        i = j + 1
-    # Neighbouring dropped bands need no cut between them.
-    merged: list[_Band] = []
-    for b in bands:
-        if merged and not b.keep and not merged[-1].keep:
-            merged[-1].bottom = b.bottom
-        else:
-            merged.append(b)
-    return merged
+        if mass[i] > 0 and not fragment[i]:
+            # Absorbed by an adjacent real line (none in between) near its ink, else dropped.
+            d = np.abs(centres[real_idx, cxi[i]] - centre_y[i])
+            j = int(real_idx[np.argmin(d)])
+            between = (real | fragment)[min(i, j) + 1 : max(i, j)].any()
+            if not between and d.min() <= 2.0 * h_ref:
+                continue
+        if mass[i] == 0:
+            continue  # an empty candidate separates nothing
+        if lines and not lines[-1].keep:
+            continue  # neighbouring dropped regions need no cut between them
+        lines.append(_Line(centres[i], False))
+    return lines
+
+
+def _curve_gaps(centres: np.ndarray) -> np.ndarray:
+    """Median vertical distance between consecutive curves, (k - 1,)."""
+    if len(centres) < 2:
+        return np.zeros(0)
+    return np.median(np.abs(np.diff(centres, axis=0)), axis=1)
 
 
 def _demote_companions(
-    real: np.ndarray, peaks: np.ndarray, mass: np.ndarray, extent: np.ndarray, max_mass: float
+    real: np.ndarray, gaps: np.ndarray, mass: np.ndarray, extent: np.ndarray, max_mass: float
 ) -> None:
-    """Un-mark (in place) light bands that sit too close to a heavy neighbour to be a line.
+    """Un-mark (in place) light candidates that sit too close to a heavy neighbour to be a line.
 
     Tall capitals, quotes and loops can form a profile peak of their own just above or below
-    their line's core. Such a band is much lighter than its neighbour and nearer to it than about
-    half the line pitch (the median distance between line peaks; with fewer than three lines,
-    the heavy band's own ink height stands in for it).
+    their line's core. Such a candidate is much lighter than its neighbour and nearer to it than
+    about half the line pitch (the median distance between lines; with fewer than three lines,
+    0.7 of the heavy line's own ink height stands in for it: two real lines sit at least a pitch
+    apart, and a pitch is at least ~0.8 of a line's full height even where ascenders and
+    descenders interlock).
 
     Args:
-        real: bool (n,) band is a text line; updated.
-        peaks: (n,) peak rows; mass: (n,) own ink; extent: (n,) own ink height per band.
+        real: bool (k,) candidate is a text line; updated.
+        gaps: (k - 1,) distance between consecutive curves; mass: (k,) own ink; extent: (k,)
+            own ink height per candidate.
     """
     changed = True
     while changed:
@@ -330,11 +479,13 @@ def _demote_companions(
         idx = np.nonzero(real)[0]
         if len(idx) < 2:
             return
-        pitch = float(np.median(np.diff(peaks[idx]))) if len(idx) >= 3 else None
-        for a, b in zip(idx[:-1], idx[1:]):
+        # Distance between consecutive real lines: sum of the gaps between their curves.
+        dist = np.array([gaps[a:b].sum() for a, b in zip(idx[:-1], idx[1:])])
+        pitch = float(np.median(dist)) if len(idx) >= 3 else None
+        for (a, b), d in zip(zip(idx[:-1], idx[1:]), dist):
             light, heavy = (a, b) if mass[a] < mass[b] else (b, a)
-            near = 0.55 * (pitch if pitch is not None else extent[heavy])
-            if peaks[b] - peaks[a] < near and mass[light] < max_mass * mass[heavy]:
+            near = 0.55 * pitch if pitch is not None else 0.7 * extent[heavy]
+            if d < near and mass[light] < max_mass * mass[heavy]:
                 real[light] = False
                 changed = True
                 break
@@ -348,62 +499,40 @@ def _cut_off_neighbours(
     ink_top: np.ndarray,
     ink_bot: np.ndarray,
 ) -> np.ndarray:
-    """Top/bottom bands that are parts of lines cut off by the image border.
+    """Top/bottom candidates that are parts of lines cut off by the image border.
 
     Line images (and pages cropped from forms) often include the descenders of the line above or
-    the ascenders of the line below. Such a band lies against the border: most of its ink is in
-    components the border cuts, and its densest row is at the border side rather than a good way
-    inside like a whole line's core.
+    the ascenders of the line below. Such a candidate lies against the border: most of its ink is
+    in components the border cuts, it is light, and its centre is at the border side rather than
+    a good way inside like a whole line's core.
 
     Args:
-        real: bool (n,) bands that are lines so far.
-        peaks, mass, touch_mass, ink_top, ink_bot: (n,) per band: peak row, own ink, own ink in
-            border-cut components, own ink rows.
+        real: bool (k,) candidates that are lines so far.
+        peaks, mass, touch_mass, ink_top, ink_bot: (k,) per candidate: centre row, own ink, own
+            ink in border-cut components, own ink rows.
 
     Returns:
-        bool (n,) bands to drop.
+        bool (k,) candidates to drop.
     """
     out = np.zeros(len(real), dtype=bool)
     idx = np.nonzero(real)[0]
     if len(idx) < 2:
         return out
     extent = float(np.max((ink_bot - ink_top)[idx]))
+    heavy = float(np.max(mass[idx]))
     first, last = idx[0], idx[-1]
-    if touch_mass[first] >= 0.5 * mass[first] and peaks[first] - ink_top[first] < 0.25 * extent:
-        out[first] = True
-    if touch_mass[last] >= 0.5 * mass[last] and ink_bot[last] - peaks[last] < 0.25 * extent:
-        out[last] = True
+    for i, inward in ((first, peaks[first] - ink_top[first]), (last, ink_bot[last] - peaks[last])):
+        cut = touch_mass[i] >= 0.5 * mass[i]
+        # Less than half a line shows: light, and its centre hugs the border.
+        if cut and mass[i] < 0.6 * heavy and inward < 0.4 * extent:
+            out[i] = True
     return out
-
-
-def _line_spacing(profile: np.ndarray, h_ref: float) -> float:
-    """Line pitch (rows) from the profile's autocorrelation; ``1.6 * h_ref`` without repetition."""
-    p = gaussian_filter1d(profile, max(1.0, h_ref / 6)) - profile.mean()
-    n = len(p)
-    lo, hi = int(max(2, 0.6 * h_ref)), int(min(n // 2, 6 * h_ref))
-    if hi <= lo + 2 or not np.any(p):
-        return 1.6 * h_ref
-    # Full autocorrelation via FFT; index k is lag k.
-    spec = np.fft.rfft(p, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    ac = ac / max(ac[0], 1e-9)
-    seg = ac[lo:hi]
-    pk, _ = find_peaks(seg)
-    if len(pk) == 0:
-        return 1.6 * h_ref
-    best = pk[np.argmax(seg[pk])]
-    if seg[best] < 0.2:
-        return 1.6 * h_ref
-    # The first clear peak is the pitch: alternating long and short lines can make twice the
-    # pitch correlate better than the pitch itself.
-    strong = pk[seg[pk] >= 0.5 * seg[best]]
-    return float(lo + strong[0])
 
 
 def _separate_peaks(smooth: np.ndarray, peaks: np.ndarray, depth: float) -> np.ndarray:
     """Merge neighbouring peaks whose valley is shallower than ``depth`` x the smaller peak,
     keeping the higher one (ascender/descender shoulders are not lines)."""
-    peaks = list(int(p) for p in peaks)
+    peaks = [int(p) for p in peaks]
     changed = True
     while changed and len(peaks) > 1:
         changed = False
@@ -420,58 +549,113 @@ def _separate_peaks(smooth: np.ndarray, peaks: np.ndarray, depth: float) -> np.n
 def _valley(smooth: np.ndarray, a: int, b: int) -> int:
     """Row of the deepest point between rows a and b: the middle of the minimum plateau, so a cut
     through a blank gap lands in its middle."""
+    if b <= a:
+        return a
     seg = smooth[a : b + 1]
     lo = seg.min()
     rows = np.nonzero(seg <= lo + 1e-6 * max(1.0, smooth.max()))[0]
     return int(a + (rows[0] + rows[-1]) // 2)
 
 
-def _straight_cut(upper: _Band, lower: _Band, width: int) -> np.ndarray:
-    """Straight separator at the boundary row between two bands, float64 (width,)."""
-    return np.full(width, float(upper.bottom))
+def _order_fences(centres: np.ndarray, height: int) -> np.ndarray:
+    """Curves made strictly increasing top to bottom in every column (extrapolated ends of
+    neighbouring lines may cross), clipped to the map.
+
+    Args:
+        centres: float64 (k, w), roughly top to bottom.
+
+    Returns:
+        int64 (k, w) fence rows.
+    """
+    f = np.clip(np.round(centres), 0, height - 1).astype(np.int64)
+    for i in range(1, len(f)):
+        f[i] = np.maximum(f[i], f[i - 1] + 2)
+    return np.minimum(f, height - 1)
 
 
-def _seams(ink: np.ndarray, bands: list[_Band], options: SegmentOptions) -> list[np.ndarray]:
-    """Cheapest x-monotone separators between consecutive bands on the analysis map.
+def _pitch(fences: np.ndarray, lines: list[_Line]) -> float:
+    """Typical distance between kept lines (analysis px), for telling stray marks from words."""
+    keep = np.array([ln.keep for ln in lines])
+    rows = np.median(fences[keep], axis=1)
+    if len(rows) >= 2:
+        return float(np.median(np.diff(rows)))
+    return 40.0
+
+
+def _straight_cuts(ink: np.ndarray, fences: np.ndarray, max_ink: int) -> list[np.ndarray] | None:
+    """A straight cut between each pair of neighbouring lines, or None if some pair has none.
+
+    A straight cut must lie below the upper curve and above the lower one in every column and
+    cross at most ``max_ink`` ink pixels; among such rows the least inked, nearest to the middle
+    of the free range, is taken.
+
+    Args:
+        ink: bool (h, w) analysis ink.
+        fences: int64 (k, w) ordered curves.
+
+    Returns:
+        One float64 (w,) constant row per gap, or None.
+    """
+    row_ink = ink.sum(axis=1)
+    cuts = []
+    for i in range(len(fences) - 1):
+        lo, hi = int(fences[i].max()) + 1, int(fences[i + 1].min())
+        if hi <= lo:
+            return None
+        counts = row_ink[lo:hi]
+        if counts.min() > max_ink:
+            return None
+        free = np.nonzero(counts == counts.min())[0]
+        cuts.append(np.full(fences.shape[1], float(lo + (free[0] + free[-1]) // 2)))
+    return cuts
+
+
+def _seams(ink: np.ndarray, fences: np.ndarray, options: SegmentOptions) -> list[np.ndarray]:
+    """Cheapest x-monotone separators between consecutive lines on the analysis map.
 
     Args:
         ink: bool (h, w) analysis ink map.
-        bands: consecutive bands; the separator between bands i and i+1 stays strictly between
-            their peak rows and starts/ends anywhere in that corridor.
+        fences: int64 (k, w) line curves, strictly increasing down each column; the separator
+            between lines i and i+1 stays strictly between their curves and starts/ends anywhere
+            between them.
 
     Returns:
-        One float64 (w,) array of separator rows per pair of neighbouring bands.
+        One float64 (w,) array of separator rows per pair of neighbouring lines.
     """
     ah, aw = ink.shape
-    fence_rows = np.array([b.peak for b in bands])
-    y0, y1 = int(fence_rows[0]), int(fence_rows[-1]) + 1
+    k = len(fences)
+    if k < 2:
+        return []
+    y0, y1 = int(fences[0].min()), int(fences[-1].max()) + 1
     sub = ink[y0:y1]
     n = y1 - y0
     dist = cv2.distanceTransform((~sub).astype(np.uint8), cv2.DIST_L2, 3)
-    # Deviation cost per row: 1 at the fences, 0 at each valley (the straight-cut row).
-    dev = np.zeros(n)
-    for i in range(len(bands) - 1):
-        a, b = bands[i].peak - y0, bands[i + 1].peak - y0
-        v = bands[i].bottom - y0
-        v = min(max(v, a + 1), b - 1) if b - a >= 2 else a
-        rows = np.arange(a, b + 1)
-        span = np.where(rows < v, max(v - a, 1), max(b - v, 1))
-        dev[a : b + 1] = np.abs(rows - v) / span
+    rows = np.arange(n)
+    # Deviation cost: 1 next to a curve, 0 midway between the two curves of a gap.
+    dev = np.zeros((n, aw))
+    cols = np.arange(aw)
+    for i in range(k - 1):
+        a, b = fences[i] - y0, fences[i + 1] - y0
+        mid = (a + b) / 2.0
+        half = np.maximum((b - a) / 2.0, 1.0)
+        r0, r1 = int(a.min()), int(b.max()) + 1
+        block = rows[r0:r1, None]  # (m, 1) rows against (aw,) curves -> (m, aw)
+        inside = (block > a[None, :]) & (block < b[None, :])
+        val = np.abs(block - mid[None, :]) / half[None, :]
+        dev[r0:r1][inside] = val[inside]
     cost = (
         1.0
         + options.seam_ink_cost * sub
         + options.seam_dist_cost / (1.0 + dist)
-        + options.seam_dev_cost * dev[:, None]  # (n, 1) broadcasts over columns
+        + options.seam_dev_cost * dev
     )
-    cost[fence_rows - y0, :] = _BIG
-    cost = cost.astype(np.float64)
+    for i in range(k):
+        cost[fences[i] - y0, cols] = _BIG
 
     step = options.seam_step_cost
-    rows = np.arange(n)
     pred_dy = np.zeros((aw, n), dtype=np.int8)  # diagonal move into column x: row offset in x-1
     src = np.zeros((aw, n), dtype=np.int32)  # row where the path entered column x
-    d = cost[:, 0].copy()
-    src[0] = rows
+    d = np.zeros(n)
     for x in range(aw):
         c = cost[:, x]
         if x > 0:
@@ -498,27 +682,26 @@ def _seams(ink: np.ndarray, bands: list[_Band], options: SegmentOptions) -> list
         s_up = np.cumsum((c + step)[::-1])  # reversed: index j is row n-1-j
         vals_u = e[::-1] - s_up
         run_u = np.minimum.accumulate(vals_u)
-        k_up = n - 1 - np.maximum.accumulate(np.where(vals_u <= run_u, rows, 0))
+        k_up = (n - 1 - np.maximum.accumulate(np.where(vals_u <= run_u, rows, 0)))[::-1]
         f_up = (run_u + s_up)[::-1]
-        k_up = k_up[::-1]
         use_up = f_up < f_down
         d = np.where(use_up, f_up, f_down)
         src[x] = np.where(use_up, k_up, k_down)
 
     cuts = []
-    for i in range(len(bands) - 1):
-        a, b = bands[i].peak - y0, bands[i + 1].peak - y0
+    for i in range(k - 1):
+        a, b = int(fences[i, -1] - y0), int(fences[i + 1, -1] - y0)
         if b - a < 2:
-            cuts.append(np.full(aw, float(bands[i].bottom)))
+            cuts.append((fences[i] + fences[i + 1]) / 2.0)
             continue
         y = a + 1 + int(np.argmin(d[a + 1 : b]))
         path = np.empty(aw)
         for x in range(aw - 1, -1, -1):
-            k = int(src[x, y])
-            # The path covers rows k..y in this column; they are (nearly) ink-free, so any of
+            kk = int(src[x, y])
+            # The path covers rows kk..y in this column; they are (nearly) ink-free, so any of
             # them separates the lines here.
-            path[x] = (k + y) / 2.0
-            y = k + int(pred_dy[x, k]) if x > 0 else k
+            path[x] = (kk + y) / 2.0
+            y = kk + int(pred_dy[x, kk]) if x > 0 else kk
         cuts.append(path + y0)
     return cuts
 

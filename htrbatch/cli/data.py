@@ -9,7 +9,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from htrbatch.cli.app import err_console
 from htrbatch.data.iamondb import SPLITS
+from htrbatch.data.pages import DEFAULTS as PAGE_DEFAULTS
+from htrbatch.data.pages import IMAGE_FORMATS, render_pages
 from htrbatch.data.render_dataset import DEFAULTS, render_split
+from htrbatch.data.synth import DEFAULTS as SYNTH_DEFAULTS
+from htrbatch.data.synth import synth_dataset
 from htrbatch.errors import HtrError
 
 app = typer.Typer(
@@ -55,5 +59,110 @@ def iamondb(
             raise typer.Exit(1) from None
     err_console.print(
         f"{split}: wrote {counts.written} images to {out_dir} ({counts.skipped} lines skipped)",
+        highlight=False,
+    )
+
+
+def _progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@app.command("synth")
+def synth(
+    fonts: Path = typer.Option(..., "--fonts", help="Folder of handwriting .ttf/.otf fonts."),
+    text: Path = typer.Option(..., "--text", help="Text lines to write (one line per line)."),
+    count: int = typer.Option(SYNTH_DEFAULTS.count, "--count", help="Lines to synthesise."),
+    out: Path = typer.Option(..., "--out", help="Output folder (<id>.png + <id>.gt.txt)."),
+    seed: int = typer.Option(SYNTH_DEFAULTS.seed, "--seed", help="Base random seed."),
+    workers: int = typer.Option(SYNTH_DEFAULTS.workers, "--workers", help="Worker processes."),
+    iamondb: Path = typer.Option(
+        None,
+        "--iamondb",
+        help="IAM-OnDB folder: its trainset text is added and text near its testset_v/testset_t "
+        "forms is dropped (default: iam-ondb/ beside the text file's folder).",
+    ),
+) -> None:
+    """Synthesise handwriting lines from fonts (synth-NNNNNN.png + .gt.txt).
+
+    Example: htrbatch data synth --fonts fonts/ --text iam-lines-text.txt --count 8000 --out synth/
+    """
+    src = iamondb if iamondb is not None else text.parent.parent / "iam-ondb"
+    if not src.is_dir():
+        err_console.print(
+            f"error: IAM-OnDB folder {src} not found (needed to keep held-out text out): "
+            "pass --iamondb DIR",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    progress = _progress("synthesising")
+    with progress:
+        task = progress.add_task("lines", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            counts = synth_dataset(fonts, text, count, out, seed, workers, report, iamondb=src)
+        except HtrError as exc:
+            progress.stop()
+            err_console.print(f"error: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    err_console.print(
+        f"wrote {counts.written} lines to {out} ({counts.skipped} skipped)", highlight=False
+    )
+
+
+@app.command("pages")
+def pages(
+    src: Path = typer.Argument(
+        ..., help="IAM-OnDB folder: the *-dev.tar.gz files (or lineStrokes/, ascii/) and splits."
+    ),
+    split: str = typer.Option(..., "--split", help=f"Split to render: {', '.join(SPLITS)}."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    seed: int = typer.Option(PAGE_DEFAULTS.seed, "--seed", help="Base random seed."),
+    limit: int = typer.Option(None, "--limit", help="Render only the first N forms (by id)."),
+    workers: int = typer.Option(PAGE_DEFAULTS.workers, "--workers", help="Worker processes."),
+    styles: str = typer.Option(
+        ",".join(PAGE_DEFAULTS.styles),
+        "--styles",
+        help="Page styles to draw from, comma-separated.",
+    ),
+    image_format: str = typer.Option(
+        PAGE_DEFAULTS.image_format, "--format", help=f"Image format: {', '.join(IMAGE_FORMATS)}."
+    ),
+) -> None:
+    """Render whole IAM-OnDB forms as pages (<form>.png, .gt.txt, .lines.json with line boxes).
+
+    Example: htrbatch data pages iam-ondb/ --split testset_t --out pages_t/ --seed 5
+    """
+    if split not in SPLITS:
+        err_console.print(f"error: --split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise typer.Exit(2)
+    style_list = [s.strip() for s in styles.split(",") if s.strip()]
+    progress = _progress("rendering {task.description}")
+    with progress:
+        task = progress.add_task(split, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            counts = render_pages(
+                src, split, out, seed, limit, workers, report, style_list, image_format
+            )
+        except HtrError as exc:
+            progress.stop()
+            err_console.print(f"error: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    err_console.print(
+        f"{split}: wrote {counts.written} pages ({counts.lines} lines) to {out} "
+        f"({counts.skipped} forms skipped)",
         highlight=False,
     )

@@ -17,29 +17,35 @@ import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from htrbatch.data.degrade import PageStyle, apply_page_style, sample_page_style
+from htrbatch.data.degrade import apply_page_style
+from htrbatch.data.render import RenderStyle, sample_style
 from htrbatch.data.render_dataset import line_rng
 from htrbatch.data.text import form_transcriptions, load_text_lines, read_text_lines
 from htrbatch.errors import DatasetError, OptionsError
 from htrbatch.io import write_atomic
 
 _REF_SIZE = 100  # font size (px) at which glyph coverage and x-height are measured
+_SUPERSAMPLE = 2  # glyphs come anti-aliased already; 2x is enough for the turns and shears
 _NOTDEF_PROBE = "\U0010fffd"  # a private-use code point no font maps: renders as .notdef
 
 
 @dataclass(frozen=True)
 class FontStyle:
-    """All sampled parameters of one font rendering (lengths in x-heights unless marked px)."""
+    """All sampled parameters of one font rendering (lengths in x-heights unless marked px).
 
-    x_height: float  # px at output scale
-    supersample: int
+    ``line`` holds what a font line shares with a stroke rendering (size, slant, turn, stretch,
+    margins, neighbour lines, rules, paper and capture), drawn by ``render.sample_style``; the
+    pen fields there do not apply, the font draws the strokes.
+    """
+
+    line: RenderStyle
     letter_spacing: float  # extra advance per character
     spacing_jitter: float  # std of per-character advance noise
     word_spacing: float  # factor on the font's space advance
@@ -50,65 +56,23 @@ class FontStyle:
     drift_period: float
     drift_phase: float
     weight: float  # relative change of stroke thickness (-0.3 thinner .. 0.6 bolder)
-    slant: float  # added shear, positive leans right
-    rotation: float  # degrees, positive is counter-clockwise
-    stretch: float  # horizontal scale
-    margin_top: float
-    margin_bottom: float
-    margin_left: float
-    margin_right: float
-    neighbour_above: bool
-    neighbour_below: bool
-    line_spacing: float  # baseline to baseline
-    neighbour_shift: float  # fraction of the line width
-    rule_offset: float  # ruled line below the baseline
-    page: PageStyle
 
 
 def sample_font_style(rng: np.random.Generator, clean_fraction: float = 0.25) -> FontStyle:
     """Draw a ``FontStyle``: ``clean_fraction`` are clean scans, the rest progressively harder."""
     u = rng.uniform
-    clean = rng.random() < clean_fraction
-    difficulty = 0.0 if clean else float(u(0.1, 1.0))
-    x_height = float(u(14, 40))
-    weight = float(u(-0.3, 0.6))
-    page = sample_page_style(rng, difficulty)
-    # As for strokes: blur much wider than the pen wipes fine strokes out; fonts draw with a
-    # pen of about an eighth of the x-height.
-    pen = 0.12 * x_height * (1 + weight)
-    page = replace(
-        page,
-        blur_sigma=min(page.blur_sigma, 0.35 + 0.45 * pen),
-        motion_length=min(page.motion_length, 1.0 + 1.5 * pen),
-    )
-    tight = rng.random() < 0.3
-    vmargin = (0.0, 0.2) if tight else (0.1, 0.9)
     return FontStyle(
-        x_height=x_height,
-        supersample=2,
+        line=sample_style(rng, clean_fraction),
         letter_spacing=float(u(-0.04, 0.15)),
         spacing_jitter=float(u(0.0, 0.04)),
-        word_spacing=float(u(0.8, 1.8)),
+        word_spacing=float(u(0.8, 1.6)),
         char_jitter=float(u(0.0, 0.06)),
         char_rotation=float(u(0.0, 4.0)),
         char_scale=float(u(0.0, 0.06)),
         drift=float(u(0.0, 0.15)),
         drift_period=float(u(8, 40)),
         drift_phase=float(u(0, 2 * np.pi)),
-        weight=weight,
-        slant=float(np.clip(rng.normal(0, 0.12), -0.3, 0.3)),
-        rotation=float(np.clip(rng.normal(0, 1.0), -3, 3)),
-        stretch=float(np.exp(u(np.log(0.85), np.log(1.2)))),
-        margin_top=float(u(*vmargin)),
-        margin_bottom=float(u(*vmargin)),
-        margin_left=float(u(0, 0.3) if tight else u(0.1, 1.5)),
-        margin_right=float(u(0, 0.3) if tight else u(0.1, 1.5)),
-        neighbour_above=bool(rng.random() < 0.2),
-        neighbour_below=bool(rng.random() < 0.2),
-        line_spacing=float(u(2.8, 4.0)),
-        neighbour_shift=float(u(0.1, 0.9)),
-        rule_offset=float(u(-0.05, 0.35)),
-        page=page,
+        weight=float(u(-0.3, 0.6)),
     )
 
 
@@ -128,7 +92,7 @@ def _mask_key(font: ImageFont.FreeTypeFont, ch: str) -> tuple[tuple[int, int], b
     return mask.size, bytes(mask)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _notdef_key(path: str) -> tuple[tuple[int, int], bytes]:
     return _mask_key(_font(path, _REF_SIZE), _NOTDEF_PROBE)
 
@@ -150,7 +114,7 @@ def missing_glyphs(font_path: str | Path, text: str) -> list[str]:
     return sorted(ch for ch in set(text) if not _has_glyph(path, ch))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _x_height_ratio(path: str) -> float:
     """Height of the font's ``x`` per px of font size."""
     bbox = _font(path, _REF_SIZE).getbbox("x", anchor="ls")
@@ -183,25 +147,30 @@ def written_form(label: str) -> str:
     s = _SPLIT_CLITIC.sub(r"'\1", label)
     s = _TIGHT_BEFORE.sub(r"\1", s)
     s = _TIGHT_AFTER.sub(r"\1", s)
-    if '"' not in s:
+    tokens = s.split(" ")
+    if not any(tok in ('"', "'") for tok in tokens):
         return s
     # Straight quotes alternate open/close; an opening one hugs the next word, a closing one
-    # the previous. A line is a fragment, so a quote at its end closes and at its start opens.
-    tokens = s.split(" ")
+    # the previous. A line is a fragment: a quote at its end closes, at its start opens, and the
+    # line's first quote closes when it follows punctuation (the rest of the quote came before).
     out: list[str] = []
-    opening = True
+    last_opened: dict[str, bool | None] = {'"': None, "'": None}  # None: none seen yet
     for i, tok in enumerate(tokens):
-        if tok != '"':
+        if tok not in last_opened:
             out.append(tok)
             continue
-        closes = i == len(tokens) - 1 or (i > 0 and not opening)
+        after_punct = bool(out) and out[-1][-1] in ",.;:!?"
+        if last_opened[tok] is None:
+            closes = i == len(tokens) - 1 or (i > 0 and after_punct)
+        else:
+            closes = i == len(tokens) - 1 or (i > 0 and bool(last_opened[tok]))
         if closes and out:
-            out[-1] += '"'
+            out[-1] += tok
         elif i + 1 < len(tokens):
-            tokens[i + 1] = '"' + tokens[i + 1]
+            tokens[i + 1] = tok + tokens[i + 1]
         else:
             out.append(tok)
-        opening = closes
+        last_opened[tok] = not closes
     return " ".join(out)
 
 
@@ -298,7 +267,9 @@ class TextPool:
             tokens = line.split()
             n = int(rng.integers(1, min(5, len(tokens)) + 1))
             start = int(rng.integers(len(tokens) - n + 1))
-            return " ".join(tokens[start : start + n])
+            piece = " ".join(tokens[start : start + n])
+            if any(c.isalnum() for c in piece):
+                return piece
         if r < 0.3:
             other = self.lines[int(rng.integers(len(self.lines)))].split()
             tokens = line.split() + other
@@ -336,7 +307,7 @@ def _layout(
 
     Returns the ink mask uint8 (H, W), the baseline row and the ink's right end (px).
     """
-    xh = style.x_height * style.supersample
+    xh = style.line.x_height * _SUPERSAMPLE
     font = _font(font_path, max(4, round(xh / _x_height_ratio(font_path))))
     stroke = max(0, round(style.weight * 0.12 * xh / 2))
     ascent, descent = font.getmetrics()
@@ -346,7 +317,9 @@ def _layout(
     space_w = font.getlength(" ")
     extra = np.arange(len(text) + 1) * style.letter_spacing * xh
     extra += np.cumsum(np.concatenate([[0], rng.normal(0, style.spacing_jitter * xh, len(text))]))
-    xs = advances + extra + spaces * (style.word_spacing - 1) * space_w
+    # Narrow fonts with tight spacing run words together; a label's space must stay visible.
+    gap = max(style.word_spacing * space_w, 0.6 * xh - style.letter_spacing * xh)
+    xs = advances + extra + spaces * (gap - space_w)
     pad = int(2 * xh + 4 * stroke)
     width = int(max(xs.max(), xs[-1] + xh) + 2 * pad)
     height = int(ascent + descent + 2 * pad)
@@ -388,7 +361,7 @@ def render_font_line(
 ) -> np.ndarray:
     """Render ``text`` in the font at ``font_path`` as a handwritten line: uint8 (h, w).
 
-    Dark ink on light paper; h is roughly 2.5-5 x ``style.x_height`` plus margins (x-height 14-40
+    Dark ink on light paper; h is roughly 2.5-5 x ``style.line.x_height`` plus margins (14-40
     px when the style is sampled here from ``rng``). Raises DatasetError naming the characters
     when the font lacks a glyph for any of them.
     """
@@ -400,16 +373,16 @@ def render_font_line(
         raise DatasetError(f"{path}: nothing to render in {text!r}")
     if style is None:
         style = sample_font_style(rng, clean_fraction)
-    s = style.supersample
-    xh = style.x_height * s
+    ls, s = style.line, _SUPERSAMPLE
+    xh = ls.x_height * s
     ink, base, _ = _layout(text, path, style, rng)
 
     # Slant, stretch and turn about the middle of the baseline, into a canvas that holds it all.
     h, w = ink.shape
     centre = np.array([w / 2, base])
-    a = np.radians(style.rotation)
+    a = np.radians(ls.rotation)
     turn = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-    shear = np.array([[style.stretch, -style.slant], [0.0, 1.0]])
+    shear = np.array([[ls.stretch, -ls.slant], [0.0, 1.0]])
     lin = turn @ shear
     corners = (np.array([[0, 0], [w, 0], [0, h], [w, h]]) - centre) @ lin.T
     lo, hi = corners.min(axis=0), corners.max(axis=0)
@@ -422,20 +395,20 @@ def render_font_line(
     cols = np.flatnonzero(ink.max(axis=0) > 64)
     if len(rows) == 0:
         raise DatasetError(f"{path}: {text!r} left no ink")
-    y0 = int(rows[0] - style.margin_top * xh)
-    y1 = int(rows[-1] + 1 + style.margin_bottom * xh)
-    x0 = int(cols[0] - style.margin_left * xh)
-    x1 = int(cols[-1] + 1 + style.margin_right * xh)
+    y0 = int(rows[0] - ls.margin_top * xh)
+    y1 = int(rows[-1] + 1 + ls.margin_bottom * xh)
+    x0 = int(cols[0] - ls.margin_left * xh)
+    x1 = int(cols[-1] + 1 + ls.margin_right * xh)
     # Crop with zero padding where the margins reach past the canvas.
     big = np.zeros((y1 - y0, x1 - x0), np.uint8)
     _paste_max(big, ink, -x0, -y0)
     width_ink = cols[-1] - cols[0] + 1
-    for present, sign in ((style.neighbour_above, -1), (style.neighbour_below, 1)):
+    for present, sign in ((ls.neighbour_above, -1), (ls.neighbour_below, 1)):
         if not present:
             continue
         # The same text one line pitch away, shifted sideways so it does not repeat the letters.
-        dy = int(sign * style.line_spacing * xh)
-        dx = int(style.neighbour_shift * width_ink)
+        dy = int(sign * ls.line_spacing * xh)
+        dx = int(ls.neighbour_shift * width_ink)
         for shift in (dx, dx - width_ink - int(xh)):
             _paste_max(big, ink, -x0 + shift, -y0 + dy)
 
@@ -443,10 +416,8 @@ def render_font_line(
     out_h = max(8, round(big.shape[0] / s))
     alpha = cv2.resize(big, (out_w, out_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     base_out = (base_y - y0) / s
-    rule_ys = [
-        base_out + (style.rule_offset + k * style.line_spacing) * style.x_height for k in (-1, 0, 1)
-    ]
-    return apply_page_style(alpha, style.page, rng, rule_ys=rule_ys)
+    rule_ys = [base_out + (ls.rule_offset + k * ls.line_spacing) * ls.x_height for k in (-1, 0, 1)]
+    return apply_page_style(alpha, ls.page, rng, rule_ys=rule_ys)
 
 
 # --- datasets --------------------------------------------------------------------------------

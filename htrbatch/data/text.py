@@ -70,9 +70,7 @@ def ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def drop_held_out(
-    lines: Sequence[str], held_out: Iterable[str], n: int = LEAK_N
-) -> FilteredText:
+def drop_held_out(lines: Sequence[str], held_out: Iterable[str], n: int = LEAK_N) -> FilteredText:
     """Drop lines sharing an ``n``-token sequence with ``held_out`` text, and their neighbours.
 
     Tokens are the LM's (``htrbatch.lm.tokenize``), so punctuation spacing does not matter.

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from htrbatch.decode import DecodeOptions
+from htrbatch.errors import OptionsError
+from htrbatch.pipeline import Recognizer, TranscribeOptions, Transcriber
+from htrbatch.segment import SegmentOptions
+from htrbatch.types import PageImage
+from tests.conftest import draw_lines
+
+GREEDY = DecodeOptions(decoder="greedy")
+
+
+def test_recognizer_keeps_input_order_across_width_sorted_batches(tiny_checkpoint: Path) -> None:
+    rec = Recognizer(str(tiny_checkpoint), "cpu", batch_size=2, decode=GREEDY)
+    crops = [draw_lines(["x" * n], width=40 + 40 * n, line_h=40, seed=n) for n in (5, 1, 3, 2)]
+    lps = rec.logprobs(crops)
+    # Each crop's output length follows its own width, whatever batch it was sorted into.
+    widths = [lp.shape[0] for lp in lps]
+    assert widths[0] > widths[2] > widths[3] > widths[1]
+    alone = [rec.logprobs([c])[0] for c in crops]
+    for a, b in zip(alone, lps):
+        assert np.allclose(a, b, atol=1e-4)
+    assert len(rec.recognize(crops)) == 4 and rec.recognize([]) == []
+
+
+def test_transcriber_page_result(tiny_checkpoint: Path) -> None:
+    t = Transcriber(TranscribeOptions(model=str(tiny_checkpoint), device="cpu", decode=GREEDY))
+    page = PageImage(draw_lines(["one", "two", "three"]), "mem.png")
+    result = t.transcribe_page(page)
+    assert (result.width, result.height) == (900, 280)
+    assert len(result.lines) == 3
+    ys = [ln.bbox[1] for ln in result.lines]
+    assert ys == sorted(ys)
+    single = Transcriber(
+        TranscribeOptions(
+            model=str(tiny_checkpoint), segment=SegmentOptions(method="none"), decode=GREEDY
+        )
+    ).transcribe_page(page)
+    assert [ln.bbox for ln in single.lines] == [(0, 0, 900, 280)]
+
+
+def test_option_validation() -> None:
+    with pytest.raises(OptionsError, match="--device"):
+        TranscribeOptions(device="tpu").validate()
+    with pytest.raises(OptionsError, match="--batch-size"):
+        TranscribeOptions(batch_size=0).validate()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(tiny_checkpoint: Path) -> None:
+    crops = [draw_lines(["gpu test"], width=300, line_h=40)]
+    cpu = Recognizer(str(tiny_checkpoint), "cpu", decode=GREEDY).logprobs(crops)[0]
+    gpu = Recognizer(str(tiny_checkpoint), "cuda", decode=GREEDY).logprobs(crops)[0]
+    assert np.allclose(cpu, gpu, atol=5e-2)
