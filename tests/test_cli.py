@@ -74,6 +74,9 @@ def test_bad_inputs_are_reported_and_skipped(
         bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8))
     )
     cv2.imwrite(str(pages / "dot.png"), np.zeros((1, 1), np.uint8))
+    from tests.test_io import _png_header_only
+
+    _png_header_only(pages / "huge.png", 50_000, 50_000)
     out = tmp_path / "out"
     r = _run(
         [
@@ -89,7 +92,7 @@ def test_bad_inputs_are_reported_and_skipped(
         ]
     )
     assert r.exit_code == 1
-    for name in ("empty.png", "text.jpg", "noise.tif", "dot.png", "missing.png"):
+    for name in ("empty.png", "text.jpg", "noise.tif", "dot.png", "huge.png", "missing.png"):
         assert name in r.stderr
     assert (out / "p1.json").is_file() and (out / "p2.json").is_file()
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))

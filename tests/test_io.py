@@ -89,3 +89,23 @@ def test_write_atomic_leaves_no_temp_files(tmp_path: Path) -> None:
     write_atomic(tmp_path / "o" / "x.txt", "again")
     assert (tmp_path / "o" / "x.txt").read_text() == "again"
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.txt"]
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height (a decompression bomb), with no real pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path: Path) -> None:
+    _png_header_only(tmp_path / "huge.png", 50_000, 50_000)
+    with pytest.raises(InputError, match="over the limit") as info:
+        read_pages(tmp_path / "huge.png")
+    assert "huge.png" in str(info.value)
