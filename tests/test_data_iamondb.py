@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from htrbatch.cli import app
-from htrbatch.data.iamondb import read_iamondb
+from htrbatch.data.iamondb import read_ascii_files, read_iamondb
 from htrbatch.errors import DatasetError
 
 # form -> (number of stroke files, CSR lines); a01-001x has one stroke file too many.
@@ -116,6 +116,16 @@ def test_folder_and_tarballs_agree(tmp_path: Path) -> None:
         assert all(np.array_equal(s, t) for s, t in zip(x.strokes, y.strokes, strict=True))
 
 
+def test_read_ascii_files(tmp_path: Path) -> None:
+    for src in (make_folder(tmp_path / "a"), make_tarballs(tmp_path / "b", tmp_path)):
+        assert read_ascii_files(src) == {f: _ascii(csr) for f, (_, csr) in FORMS.items()}
+        assert read_ascii_files(src, {"a01-001x", "z99-999"}) == {
+            "a01-001x": _ascii(["nominating any", "more Labour"])
+        }
+    with pytest.raises(DatasetError, match="not an IAM-OnDB source"):
+        read_ascii_files(tmp_path)
+
+
 def test_bad_sources_raise_naming_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(DatasetError, match="nope"):
@@ -147,6 +157,11 @@ def test_cli_renders_split(tmp_path: Path) -> None:
         f"a01-001x-0{i}-v{k}.{ext}" for i in (1, 2) for k in (0, 1) for ext in ("gt.txt", "png")
     ]
     assert (out / "a01-001x-02-v1.gt.txt").read_text(encoding="utf-8") == "more Labour\n"
+
+
+def test_cli_help_has_examples() -> None:
+    result = CliRunner().invoke(app, ["data", "iamondb", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output
 
 
 def test_cli_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:

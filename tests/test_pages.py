@@ -126,6 +126,11 @@ def test_cli_writes_page_text_and_boxes(source: Path, tmp_path: Path) -> None:
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
 
 
+def test_cli_help_has_examples() -> None:
+    result = CliRunner().invoke(app, ["data", "pages", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output
+
+
 def test_cli_errors_are_one_line_and_nonzero(source: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = ["--out", str(tmp_path / "o")]

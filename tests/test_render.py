@@ -8,8 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from htrbatch.data.degrade import apply_page_style, jpeg, sample_page_style
+from htrbatch.data.degrade import (
+    apply_page_style,
+    capture,
+    composite_ink,
+    draw_rules,
+    jpeg,
+    make_paper,
+    sample_page_style,
+    texture_ink,
+)
 from htrbatch.data.iamondb import OnlineLine
+from htrbatch.data.parallel import map_with_progress
 from htrbatch.data.render import clean_strokes, estimate_layout, render_line, sample_style
 from htrbatch.data.render_dataset import RenderOptions, render_lines, render_variant
 from htrbatch.errors import OptionsError
@@ -104,6 +114,39 @@ def test_degradations_keep_uint8_shape() -> None:
         assert img[18:22, 40:160].mean() + 50 < img[:8].mean()
     out = jpeg(np.full((16, 16), 200, np.uint8), rng, 30)
     assert out.shape == (16, 16) and out.dtype == np.uint8
+
+
+def test_page_style_is_paper_ink_then_capture() -> None:
+    alpha = np.zeros((30, 120), np.float32)
+    alpha[10:20, 10:110] = 1.0
+    style = sample_page_style(np.random.default_rng(4), 1.0)
+    whole = apply_page_style(alpha, style, np.random.default_rng(5), rule_ys=[22.0])
+    rng = np.random.default_rng(5)
+    s = style
+    page = make_paper(alpha.shape, rng, s.paper_level, s.paper_texture, s.texture_scale, s.grain)
+    page = draw_rules(page, [22.0], rng, s.rule_darkness, s.rule_width)
+    page = composite_ink(page, texture_ink(alpha, rng, s.ink_texture), s.ink_level, s.ink_opacity)
+    assert np.array_equal(capture(page, style, rng), whole)
+
+
+_SEEN: list[int] = []
+
+
+def _remember(value: int) -> None:
+    _SEEN.append(value)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_with_progress_keeps_job_order(workers: int) -> None:
+    calls: list[tuple[int, int]] = []
+    jobs = [-5, 3, -1, 7, -2]
+    _SEEN.clear()
+    report = lambda done, total: calls.append((done, total))  # noqa: E731
+    results = map_with_progress(abs, jobs, workers, report, 2, _remember, (workers,))
+    assert list(results) == [5, 3, 1, 7, 2]
+    assert calls == [(k, 5) for k in range(6)]
+    assert _SEEN == ([1] if workers == 1 else [])  # in-process only when there is one worker
+    assert list(map_with_progress(abs, [], workers)) == []
 
 
 def test_render_lines_independent_of_workers(tmp_path: Path) -> None:

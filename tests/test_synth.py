@@ -124,6 +124,11 @@ def test_cli_writes_images_with_sidecars(fonts: Path, tmp_path: Path) -> None:
         assert img is not None and img.ndim == 2 and img.dtype == np.uint8
 
 
+def test_cli_help_has_examples() -> None:
+    result = CliRunner().invoke(app, ["data", "synth", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output
+
+
 def test_cli_errors_are_one_line_and_nonzero(fonts: Path, tmp_path: Path) -> None:
     text = tmp_path / "t" / "text.txt"
     text.parent.mkdir()

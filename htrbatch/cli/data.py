@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -20,51 +22,27 @@ app = typer.Typer(
     help="Make line and page datasets from IAM-OnDB strokes and fonts.", no_args_is_help=True
 )
 
+T = TypeVar("T")
 
-@app.command("iamondb")
-def iamondb(
-    src: Path = typer.Argument(
-        ..., help="IAM-OnDB folder: the *-dev.tar.gz files (or lineStrokes/, ascii/) and splits."
+_Source = Annotated[
+    Path,
+    typer.Argument(
+        help="IAM-OnDB folder: the *-dev.tar.gz files (or lineStrokes/, ascii/) and splits."
     ),
-    split: str = typer.Option(..., "--split", help=f"Split to render: {', '.join(SPLITS)}."),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: ./iamondb-SPLIT)."),
-    variants: int = typer.Option(DEFAULTS.variants, "--variants", help="Renderings per line."),
-    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Base random seed."),
-    workers: int = typer.Option(DEFAULTS.workers, "--workers", help="Worker processes."),
-) -> None:
-    """Render IAM-OnDB pen strokes into offline line images (<id>-v<k>.png + .gt.txt)."""
+]
+_Split = Annotated[str, typer.Option("--split", help=f"Split to render: {', '.join(SPLITS)}.")]
+
+
+def _check_split(split: str) -> None:
     if split not in SPLITS:
         err_console.print(f"error: --split must be one of {', '.join(SPLITS)}, got {split!r}")
         raise typer.Exit(2)
-    out_dir = out if out is not None else Path(f"iamondb-{split}")
+
+
+def _with_progress(label: str, task: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    """``work(report)`` under a progress bar on stderr (``report(done, total)`` moves it); an
+    HtrError becomes a one-line error and exit code 1."""
     progress = Progress(
-        TextColumn("rendering {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(split, total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        try:
-            counts = render_split(src, split, out_dir, variants, seed, workers, report)
-        except HtrError as exc:
-            progress.stop()
-            err_console.print(f"error: {exc}", highlight=False)
-            raise typer.Exit(1) from None
-    err_console.print(
-        f"{split}: wrote {counts.written} images to {out_dir} ({counts.skipped} lines skipped)",
-        highlight=False,
-    )
-
-
-def _progress(label: str) -> Progress:
-    return Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
@@ -72,9 +50,59 @@ def _progress(label: str) -> Progress:
         console=err_console,
         transient=True,
     )
+    with progress:
+        task_id = progress.add_task(task, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task_id, completed=done, total=total)
+
+        try:
+            return work(report)
+        except HtrError as exc:
+            progress.stop()
+            err_console.print(f"error: {exc}", highlight=False)
+            raise typer.Exit(1) from None
 
 
-@app.command("synth")
+@app.command(
+    "iamondb",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch data iamondb iam-ondb/ --split trainset --out data/train\n\n"
+        "  htrbatch data iamondb iam-ondb/ --split testset_v --variants 1 --seed 3 --workers 4"
+    ),
+)
+def iamondb(
+    src: _Source,
+    split: _Split,
+    out: Path = typer.Option(None, "--out", help="Output folder (default: ./iamondb-SPLIT)."),
+    variants: int = typer.Option(DEFAULTS.variants, "--variants", help="Renderings per line."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Base random seed."),
+    workers: int = typer.Option(DEFAULTS.workers, "--workers", help="Worker processes."),
+) -> None:
+    """Render IAM-OnDB pen strokes into offline line images (<id>-v<k>.png + .gt.txt)."""
+    _check_split(split)
+    out_dir = out if out is not None else Path(f"iamondb-{split}")
+    counts = _with_progress(
+        "rendering {task.description}",
+        split,
+        lambda report: render_split(src, split, out_dir, variants, seed, workers, report),
+    )
+    err_console.print(
+        f"{split}: wrote {counts.written} images to {out_dir} ({counts.skipped} lines skipped)",
+        highlight=False,
+    )
+
+
+@app.command(
+    "synth",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch data synth --fonts fonts/ --text iam-lines-text.txt --count 8000 --out synth/"
+        "\n\n"
+        "  htrbatch data synth --fonts fonts/ --text lines.txt --iamondb iam-ondb/ --out synth/"
+    ),
+)
 def synth(
     fonts: Path = typer.Option(..., "--fonts", help="Folder of handwriting .ttf/.otf fonts."),
     text: Path = typer.Option(..., "--text", help="Text lines to write (one line per line)."),
@@ -89,10 +117,7 @@ def synth(
         "forms is dropped (default: iam-ondb/ beside the text file's folder).",
     ),
 ) -> None:
-    """Synthesise handwriting lines from fonts (synth-NNNNNN.png + .gt.txt).
-
-    Example: htrbatch data synth --fonts fonts/ --text iam-lines-text.txt --count 8000 --out synth/
-    """
+    """Synthesise handwriting lines from fonts (synth-NNNNNN.png + .gt.txt)."""
     src = iamondb if iamondb is not None else text.parent.parent / "iam-ondb"
     if not src.is_dir():
         err_console.print(
@@ -101,30 +126,28 @@ def synth(
             highlight=False,
         )
         raise typer.Exit(2)
-    progress = _progress("synthesising")
-    with progress:
-        task = progress.add_task("lines", total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        try:
-            counts = synth_dataset(fonts, text, count, out, seed, workers, report, iamondb=src)
-        except HtrError as exc:
-            progress.stop()
-            err_console.print(f"error: {exc}", highlight=False)
-            raise typer.Exit(1) from None
+    counts = _with_progress(
+        "synthesising",
+        "lines",
+        lambda report: synth_dataset(fonts, text, count, out, seed, workers, report, iamondb=src),
+    )
     err_console.print(
         f"wrote {counts.written} lines to {out} ({counts.skipped} skipped)", highlight=False
     )
 
 
-@app.command("pages")
-def pages(
-    src: Path = typer.Argument(
-        ..., help="IAM-OnDB folder: the *-dev.tar.gz files (or lineStrokes/, ascii/) and splits."
+@app.command(
+    "pages",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch data pages iam-ondb/ --split testset_t --out pages_t/ --seed 5\n\n"
+        "  htrbatch data pages iam-ondb/ --split trainset --out pages/ --limit 50 "
+        "--styles photo,notebook --format jpg"
     ),
-    split: str = typer.Option(..., "--split", help=f"Split to render: {', '.join(SPLITS)}."),
+)
+def pages(
+    src: _Source,
+    split: _Split,
     out: Path = typer.Option(..., "--out", help="Output folder."),
     seed: int = typer.Option(PAGE_DEFAULTS.seed, "--seed", help="Base random seed."),
     limit: int = typer.Option(None, "--limit", help="Render only the first N forms (by id)."),
@@ -138,29 +161,16 @@ def pages(
         PAGE_DEFAULTS.image_format, "--format", help=f"Image format: {', '.join(IMAGE_FORMATS)}."
     ),
 ) -> None:
-    """Render whole IAM-OnDB forms as pages (<form>.png, .gt.txt, .lines.json with line boxes).
-
-    Example: htrbatch data pages iam-ondb/ --split testset_t --out pages_t/ --seed 5
-    """
-    if split not in SPLITS:
-        err_console.print(f"error: --split must be one of {', '.join(SPLITS)}, got {split!r}")
-        raise typer.Exit(2)
+    """Render whole IAM-OnDB forms as pages (<form>.png, .gt.txt, .lines.json with line boxes)."""
+    _check_split(split)
     style_list = [s.strip() for s in styles.split(",") if s.strip()]
-    progress = _progress("rendering {task.description}")
-    with progress:
-        task = progress.add_task(split, total=None)
-
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        try:
-            counts = render_pages(
-                src, split, out, seed, limit, workers, report, style_list, image_format
-            )
-        except HtrError as exc:
-            progress.stop()
-            err_console.print(f"error: {exc}", highlight=False)
-            raise typer.Exit(1) from None
+    counts = _with_progress(
+        "rendering {task.description}",
+        split,
+        lambda report: render_pages(
+            src, split, out, seed, limit, workers, report, style_list, image_format
+        ),
+    )
     err_console.print(
         f"{split}: wrote {counts.written} pages ({counts.lines} lines) to {out} "
         f"({counts.skipped} forms skipped)",

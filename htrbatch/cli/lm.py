@@ -14,7 +14,14 @@ from htrbatch.lm import MAX_ORDER, build_lm
 app = typer.Typer(help="Build word n-gram language models for beam decoding.", no_args_is_help=True)
 
 
-@app.command("build")
+@app.command(
+    "build",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch lm build iam-lines-text.txt --out lm/iam-4gram.arpa.gz\n\n"
+        "  htrbatch lm build a.txt b.txt.gz -o lm/words.bin --order 5 --prune 0,0,1 --backend lmplz"
+    ),
+)
 def build(
     texts: Annotated[
         list[Path], typer.Argument(help="Plain UTF-8 text files (.gz too), one line per line.")

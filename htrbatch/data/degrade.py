@@ -6,8 +6,8 @@ uint8 (H, W), dark ink on light paper. Each step takes a ``np.random.Generator``
 seeds one generator gets reproducible output.
 
 ``sample_page_style`` draws one set of parameters (``PageStyle``) for a difficulty in [0, 1] and
-``apply_page_style`` runs the whole chain; the single steps are public so the font renderer can
-reuse them.
+``apply_page_style`` runs the whole chain; ``capture`` runs the steps after the ink, and the single
+steps are public, so the page renderer can put its own steps between them.
 """
 
 from __future__ import annotations
@@ -277,6 +277,12 @@ def apply_page_style(
     page = draw_rules(page, list(rule_ys), rng, style.rule_darkness, style.rule_width)
     ink = texture_ink(alpha, rng, style.ink_texture)
     page = composite_ink(page, ink, style.ink_level, style.ink_opacity)
+    return capture(page, style, rng)
+
+
+def capture(page: np.ndarray, style: PageStyle, rng: np.random.Generator) -> np.ndarray:
+    """The steps after the ink: light, blur, resolution loss, contrast, noise and JPEG, turning
+    a float32 (H, W) inked page into the uint8 (H, W) image a scanner or camera would give."""
     page = illuminate(page, rng, style.illumination, style.vignette)
     page = gaussian_blur(page, rng, style.blur_sigma)
     page = motion_blur(page, rng, style.motion_length, style.motion_angle)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tarfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -167,6 +167,20 @@ def _source(
     )
 
 
+def read_ascii_files(src: str | Path, forms: Collection[str] | None = None) -> dict[str, str]:
+    """The ascii transcription file (decoded as latin-1) of each form in ``forms`` (None: all)
+    at ``src``, by form id; forms without a file are missing. Reads ``ascii-dev.tar.gz`` or
+    ``ascii/`` only, not the strokes."""
+
+    def want(name: str) -> bool:
+        return forms is None or PurePosixPath(name).stem in forms
+
+    return {
+        PurePosixPath(name).stem: data.decode("latin-1")
+        for name, data in _source(Path(src), _ASCII_TAR, "ascii", ".txt", want)
+    }
+
+
 def read_iamondb(src: Path, split: str | None = None) -> IamOnDB:
     """Read lines (strokes + cleaned transcription) of ``split`` (None: all) from ``src``.
 
@@ -178,15 +192,10 @@ def read_iamondb(src: Path, split: str | None = None) -> IamOnDB:
         raise DatasetError(f"{src}: IAM-OnDB source folder not found")
     forms = read_split_list(src, split) if split is not None else None
 
-    def want_form(name: str) -> bool:
-        return forms is None or PurePosixPath(name).stem in forms
-
     def want_line(name: str) -> bool:
         return forms is None or form_of(PurePosixPath(name).stem) in forms
 
-    transcripts: dict[str, list[str]] = {}
-    for name, data in _source(src, _ASCII_TAR, "ascii", ".txt", want_form):
-        transcripts[PurePosixPath(name).stem] = parse_csr(data.decode("latin-1"))
+    transcripts = {form: parse_csr(text) for form, text in read_ascii_files(src, forms).items()}
 
     lines: list[OnlineLine] = []
     skipped = 0

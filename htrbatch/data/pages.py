@@ -18,8 +18,7 @@ Styles (``PAGE_STYLES``):
 from __future__ import annotations
 
 import json
-import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,22 +28,16 @@ import numpy as np
 
 from htrbatch.data.degrade import (
     PageStyle,
+    capture,
     composite_ink,
-    contrast_gamma,
-    down_up_scale,
     draw_rules,
-    gaussian_blur,
-    illuminate,
-    jpeg,
     make_paper,
-    motion_blur,
     sample_page_style,
-    sensor_noise,
     smooth_noise,
     texture_ink,
-    to_uint8,
 )
 from htrbatch.data.iamondb import OnlineLine, read_iamondb
+from htrbatch.data.parallel import map_with_progress
 from htrbatch.data.render import (
     RenderStyle,
     clean_strokes,
@@ -52,7 +45,7 @@ from htrbatch.data.render import (
     estimate_layout,
     sample_style,
 )
-from htrbatch.data.render_dataset import line_rng
+from htrbatch.data.render_dataset import line_rng, make_out_dir
 from htrbatch.errors import DatasetError, OptionsError
 from htrbatch.io import write_atomic
 from htrbatch.types import BBox
@@ -327,13 +320,7 @@ def render_page(
         page = page * (1 + u(0.02, 0.07) * smooth_noise((height, width), rng, width / 3))
         if rng.random() < 0.7:
             page = page * _shadow((height, width), rng)
-    page = illuminate(page, rng, ps.illumination, ps.vignette)
-    page = gaussian_blur(page, rng, ps.blur_sigma)
-    page = motion_blur(page, rng, ps.motion_length, ps.motion_angle)
-    page = down_up_scale(page, rng, ps.rescale)
-    page = contrast_gamma(page, rng, ps.contrast, ps.gamma)
-    page = sensor_noise(page, rng, ps.noise_sigma)
-    image = jpeg(to_uint8(page), rng, ps.jpeg_quality)
+    image = capture(page, ps, rng)
 
     out_lines = []
     pad = 0.8 * pen + 1  # a trace is the pen's centre; ink reaches half a (fast-thinned) pen out
@@ -385,10 +372,6 @@ def _render_form(job: tuple[list[OnlineLine], Path, PageOptions]) -> int:
     return len(page.lines)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)
-
-
 def group_forms(lines: Sequence[OnlineLine]) -> list[list[OnlineLine]]:
     """Lines grouped by form, forms sorted by id, lines in id (reading) order."""
     forms: dict[str, list[OnlineLine]] = {}
@@ -408,36 +391,18 @@ def render_forms(
     Each page's generator comes from (seed, form id), so output does not depend on ``workers``.
     """
     options.validate()
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"{out_dir}: cannot create output folder ({exc.strerror})") from exc
+    out_dir = make_out_dir(out_dir)
     jobs = [(list(f), out_dir, options) for f in forms if f]
     if options.limit is not None:
         jobs = jobs[: options.limit]
-    total = len(jobs)
-
-    def results() -> Iterator[int]:
-        if options.workers == 1 or total < 2:
-            yield from map(_render_form, jobs)
-            return
-        with multiprocessing.get_context().Pool(options.workers, _init_worker) as pool:
-            yield from pool.imap_unordered(_render_form, jobs)
-
-    written = skipped = n_lines = done = 0
-    if progress is not None:
-        progress(0, total)
+    written = skipped = n_lines = 0
     try:
-        for n in results():
+        for n in map_with_progress(_render_form, jobs, options.workers, progress):
             if n < 0:
                 skipped += 1
             else:
                 written += 1
                 n_lines += n
-            done += 1
-            if progress is not None:
-                progress(done, total)
     except OSError as exc:
         raise DatasetError(f"{out_dir}: cannot write page ({exc})") from exc
     return PageCounts(written=written, skipped=skipped, lines=n_lines)

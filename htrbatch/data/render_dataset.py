@@ -7,9 +7,8 @@ does not depend on the number of workers or their scheduling.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 
 from htrbatch.data.iamondb import OnlineLine, read_iamondb
+from htrbatch.data.parallel import map_with_progress
 from htrbatch.data.render import clean_strokes, render_line, sample_style
 from htrbatch.errors import DatasetError, OptionsError
 
@@ -63,6 +63,16 @@ def render_variant(line: OnlineLine, variant: int, seed: int, clean_fraction: fl
     return render_line(line.strokes, style, rng)
 
 
+def make_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` (and its parents) if missing; DatasetError when that fails."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"{out_dir}: cannot create output folder ({exc.strerror})") from exc
+    return out_dir
+
+
 def _write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(data)
@@ -84,11 +94,6 @@ def _render_one(job: tuple[OnlineLine, Path, RenderOptions]) -> int:
     return opts.variants
 
 
-def _init_worker() -> None:
-    # Each process is one of the workers we were given; OpenCV's own threads would oversubscribe.
-    cv2.setNumThreads(1)
-
-
 def render_lines(
     lines: list[OnlineLine],
     out_dir: Path,
@@ -97,31 +102,13 @@ def render_lines(
 ) -> RenderCounts:
     """Render ``lines`` into ``out_dir``; ``progress(done, total)`` counts lines."""
     options.validate()
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"{out_dir}: cannot create output folder ({exc.strerror})") from exc
+    out_dir = make_out_dir(out_dir)
     jobs = [(line, out_dir, options) for line in lines]
-    total = len(jobs)
-    written = skipped = done = 0
-
-    def results() -> Iterator[int]:
-        if options.workers == 1 or total < 2:
-            yield from map(_render_one, jobs)
-            return
-        with multiprocessing.get_context().Pool(options.workers, _init_worker) as pool:
-            yield from pool.imap_unordered(_render_one, jobs, chunksize=4)
-
-    if progress is not None:
-        progress(0, total)
+    written = skipped = 0
     try:
-        for n in results():
+        for n in map_with_progress(_render_one, jobs, options.workers, progress, chunksize=4):
             written += n
             skipped += n == 0
-            done += 1
-            if progress is not None:
-                progress(done, total)
     except OSError as exc:
         raise DatasetError(f"{out_dir}: cannot write rendering ({exc})") from exc
     return RenderCounts(written=written, skipped=skipped)

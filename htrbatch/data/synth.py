@@ -13,10 +13,9 @@ transcriptions differ the same way, so the recogniser learns the convention rath
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from htrbatch.data.degrade import apply_page_style
+from htrbatch.data.parallel import map_with_progress
 from htrbatch.data.render import RenderStyle, sample_style
-from htrbatch.data.render_dataset import line_rng
+from htrbatch.data.render_dataset import line_rng, make_out_dir
 from htrbatch.data.text import form_transcriptions, load_text_lines, read_text_lines
 from htrbatch.errors import DatasetError, OptionsError
 from htrbatch.io import write_atomic
@@ -484,6 +484,7 @@ _WORKER: dict[str, object] = {}
 
 def _init_worker(pool: TextPool, fonts: list[Path], options: SynthOptions) -> None:
     # Each process is one of the workers we were given; OpenCV's own threads would oversubscribe.
+    # (map_with_progress runs this in-process too when there is one worker.)
     cv2.setNumThreads(1)
     _WORKER.update(pool=pool, fonts=fonts, options=options)
 
@@ -514,31 +515,21 @@ def synth_lines(
     options.validate()
     if not fonts:
         raise DatasetError("no fonts to synthesise with")
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"{out_dir}: cannot create output folder ({exc.strerror})") from exc
+    out_dir = make_out_dir(out_dir)
     jobs = [(i, out_dir) for i in range(options.count)]
-    written = done = 0
-    init = (pool, list(fonts), options)
-
-    def results() -> Iterator[int]:
-        if options.workers == 1 or options.count < 2:
-            _init_worker(*init)
-            yield from map(_synth_one, jobs)
-            return
-        with multiprocessing.get_context().Pool(options.workers, _init_worker, init) as procs:
-            yield from procs.imap_unordered(_synth_one, jobs, chunksize=16)
-
-    if progress is not None:
-        progress(0, options.count)
+    results = map_with_progress(
+        _synth_one,
+        jobs,
+        options.workers,
+        progress,
+        chunksize=16,
+        initializer=_init_worker,
+        initargs=(pool, list(fonts), options),
+    )
+    written = 0
     try:
-        for n in results():
+        for n in results:
             written += n
-            done += 1
-            if progress is not None:
-                progress(done, options.count)
     except OSError as exc:
         raise DatasetError(f"{out_dir}: cannot write synthetic line ({exc})") from exc
     return SynthCounts(written=written, skipped=options.count - written)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from htrbatch.data.iamondb import _ASCII_TAR, _source, read_split_list
+from htrbatch.data.iamondb import read_ascii_files, read_split_list
 from htrbatch.errors import DatasetError
 from htrbatch.lm import tokenize
 
@@ -50,18 +50,13 @@ def form_transcriptions(src: str | Path, splits: Iterable[str]) -> list[str]:
     forms: set[str] = set()
     for split in splits:
         forms |= read_split_list(src, split)
-
-    def want(name: str) -> bool:
-        return PurePosixPath(name).stem in forms
-
     by_form: dict[str, list[str]] = {}
-    for name, data in _source(src, _ASCII_TAR, "ascii", ".txt", want):
-        text = data.decode("latin-1")
+    for form, text in read_ascii_files(src, forms).items():
         # Only what follows the marker is the transcription; the OCR block above repeats the
         # typed prompt, not what the writer wrote.
         if "CSR:" in text:
             csr = text.split("CSR:", 1)[1].splitlines()
-            by_form[PurePosixPath(name).stem] = [s.strip() for s in csr if s.strip()]
+            by_form[form] = [s.strip() for s in csr if s.strip()]
     return [line for form in sorted(by_form) for line in by_form[form]]
 
 
