@@ -293,17 +293,17 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
             lines.append({"bbox": [int(bx0), int(by0), int(bx1), int(by1)], "text": text})
     if style in ("paragraph", "line"):
         # Cut the paragraph (line) out like a form region: a margin of paper around the text.
-        xs0 = min(l["bbox"][0] for l in lines)
-        ys0 = min(l["bbox"][1] for l in lines)
-        xs1 = max(l["bbox"][2] for l in lines)
-        ys1 = max(l["bbox"][3] for l in lines)
+        xs0 = min(ln["bbox"][0] for ln in lines)
+        ys0 = min(ln["bbox"][1] for ln in lines)
+        xs1 = max(ln["bbox"][2] for ln in lines)
+        ys1 = max(ln["bbox"][3] for ln in lines)
         pad = int(rng.integers(5, 60) if style == "paragraph" else rng.integers(2, 30))
         cx0, cy0 = max(0, xs0 - pad), max(0, ys0 - pad)
         cx1, cy1 = min(width, xs1 + pad), min(height, ys1 + pad)
         gray = gray[cy0:cy1, cx0:cx1].copy()
-        for l in lines:
-            b = l["bbox"]
-            l["bbox"] = [b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0]
+        for ln in lines:
+            b = ln["bbox"]
+            ln["bbox"] = [b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0]
     return gray, lines
 
 

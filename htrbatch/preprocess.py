@@ -130,25 +130,38 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
 
     rule_mask = np.zeros((h, w), dtype=bool)
     if options.remove_rules and min(h, w) >= 16:
-        bands, thick = detect_rules(
+        bands_h, bands_v, thick = detect_rules(
             img, skew, options.rule_min_frac, options.rule_max_thickness_frac
         )
+        bands = bands_h | bands_v
         if bands.any():
-            # Paint only what is darker than its surroundings inside the (generous) rule bands,
-            # plus a one-pixel antialiased rim.
+            # Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule
+            # itself: keep those so crossing letters are not erased. The rule's own darkness is
+            # the typical local minimum across it (its core), measured where the band is darker
+            # than its surroundings.
             k = 2 * int(np.ceil(thick)) + 3
             local_bg = cv2.morphologyEx(img, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
             dark = local_bg.astype(np.int16) - img.astype(np.int16) > max(10.0, 3.0 * spread)
-            rule_mask = bands & (cv2.dilate(dark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-        if rule_mask.any():
-            # Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule
-            # itself: keep those so crossing letters are not erased. The rule's own darkness is
-            # the typical local minimum across it (its core).
             core = cv2.erode(img, np.ones((7, 7), np.uint8))
-            level = float(np.median(core[rule_mask]))
-            keep = img.astype(np.float32) < level - max(25.0, 0.35 * (255.0 - level))
-            rule_mask &= ~keep
-            img = _paint_out(img, rule_mask)
+            # Each band is filled across its rule: horizontal rules from above and below,
+            # vertical ones from left and right. Ruled lines and a margin line differ in colour,
+            # so each kind gets its own darkness level.
+            crossing = bands_h & bands_v  # where two rules cross it is darker than either
+            for band, vertical in ((bands_h, True), (bands_v, False)):
+                on_rule = (band & dark).astype(np.float32)
+                if not on_rule.any():
+                    continue
+                # Rule darkness varies along the page (shading, print): average the core
+                # along the rule's direction over about a tenth of the page.
+                k = max(15, (w if vertical else h) // 10) | 1
+                ksize = (k, 1) if vertical else (1, k)
+                num = cv2.blur(core.astype(np.float32) * on_rule, ksize)
+                den = cv2.blur(on_rule, ksize)
+                level = np.where(den > 0.02, num / np.maximum(den, 1e-6), 255.0)
+                margin = np.maximum(25.0, 0.35 * (255.0 - level))
+                keep = (img.astype(np.float32) < level - margin) & ~crossing
+                img = _paint_out(img, band & ~keep, vertical=vertical)
+                rule_mask |= band & ~keep
 
     binary = binarize(img, options, spread)
     binary, edges = _clean_components(binary, options.speck_area)
@@ -352,7 +365,7 @@ def rotate_page(
 
 def detect_rules(
     gray: np.ndarray, skew_deg: float = 0.0, min_frac: float = 0.3, max_thick_frac: float = 0.004
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Find long thin horizontal and vertical lines that are not writing.
 
     Thin dark lines are picked out with a black top-hat across the rule direction (a closing
@@ -373,8 +386,8 @@ def detect_rules(
         max_thick_frac: maximum thickness as a fraction of the longer side (at least 3 px).
 
     Returns:
-        ``(bands, thickness)``: bool (H, W) bands around the rules (a few pixels wider than the
-        rules; the caller keeps only dark pixels in them) and the largest rule thickness in input
+        ``(horizontal, vertical, thickness)``: bool (H, W) bands around the horizontal and the
+        vertical rules (a few pixels wider than the rules) and the largest rule thickness in input
         pixels (0.0 when no rule was found).
     """
     h, w = gray.shape
@@ -388,7 +401,7 @@ def detect_rules(
     inv = cv2.invertAffineTransform(m)
     max_thick = max(3.0, max_thick_frac * max(sh, sw))
     tk = int(max_thick) + 1
-    found = np.zeros((h, w), np.uint8)
+    found = [np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)]  # vertical, horizontal
     thickest = 0.0
     for axis in (1, 0):
         # Vertical rules are found as horizontal ones in the transposed map.
@@ -436,8 +449,8 @@ def detect_rules(
             pen = int(np.ceil(width + 2.0 / scale + 2))
             # polylines wants (N, 1, 2) int32; shift=2 gives quarter-pixel vertex precision.
             poly = np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)
-            cv2.polylines(found, [poly], False, 1, pen, lineType=cv2.LINE_8, shift=2)
-    return found > 0, thickest
+            cv2.polylines(found[axis], [poly], False, 1, pen, lineType=cv2.LINE_8, shift=2)
+    return found[1] > 0, found[0] > 0, thickest
 
 
 def _rule_lines(
@@ -492,7 +505,10 @@ def _rule_lines(
         clear = (marks[np.clip(row - off, 0, h - 1), cc] == 0) & (
             marks[np.clip(row + off, 0, h - 1), cc] == 0
         )
-        if wobble > _RULE_MAX_WOBBLE or clear.mean() < _RULE_MIN_CLEAR:
+        # A very straight line across most of the page is a rule even with writing pressed
+        # against it along much of its length (a margin line, text starting right at it).
+        long_straight = wobble <= 0.3 and cols[-1] - cols[0] >= 0.6 * w
+        if not long_straight and (wobble > _RULE_MAX_WOBBLE or clear.mean() < _RULE_MIN_CLEAR):
             continue
         span = np.arange(cols[0], cols[-1] + 1, 4, dtype=np.float64)
         span = np.append(span, cols[-1]) if span[-1] != cols[-1] else span
@@ -500,22 +516,24 @@ def _rule_lines(
     return out
 
 
-def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarray:
-    """Fill masked pixels by linear interpolation across the rule.
+def _paint_out(img: np.ndarray, mask: np.ndarray, vertical: bool, max_run: int = 64) -> np.ndarray:
+    """Fill masked pixels by linear interpolation across their rule.
 
-    Each masked pixel takes the values of the nearest unmasked pixels above and below, or left
-    and right for pixels of vertical rules (where the vertical run is long): that is across the
-    rule. Paper next to a rule is white after flattening, and a stroke that crosses the rule has
-    ink on both sides, so it gets reconnected. Only masked pixels are visited, so cost follows
-    the rules' area rather than the page's.
+    Each masked pixel takes the values of the nearest unmasked pixels above and below it
+    (``vertical``, for horizontal rules) or left and right of it (for vertical rules). Paper next
+    to a rule is white after flattening, and a stroke that crosses the rule has ink on both
+    sides, so it gets reconnected. Only masked pixels are visited, so cost follows the rules'
+    area rather than the page's.
 
     Args:
         img: uint8 (H, W).
         mask: bool (H, W) pixels to fill.
 
     Returns:
-        uint8 (H, W) copy with masked pixels filled.
+        uint8 (H, W) copy with masked pixels filled (paper, 255, where no end is found).
     """
+    if not mask.any():
+        return img
     h, w = img.shape
     ys, xs = np.nonzero(mask)
     pad = max_run + 1
@@ -523,36 +541,32 @@ def _paint_out(img: np.ndarray, mask: np.ndarray, max_run: int = 64) -> np.ndarr
     flat = np.pad(mask, pad, constant_values=False).ravel()
     wp = w + 2 * pad
     start = (ys + pad) * wp + (xs + pad)
+    dy, dx = (1, 0) if vertical else (0, 1)
+    stride = dy * wp + dx
+    steps = []
+    for sign in (-1, 1):
+        k_of = np.zeros(len(ys), dtype=np.int64)
+        todo = np.arange(len(ys))
+        for k in range(1, max_run + 1):
+            done = ~flat[start[todo] + sign * k * stride]
+            k_of[todo[done]] = k
+            todo = todo[~done]
+            if len(todo) == 0:
+                break
+        steps.append(k_of)
+    lo, hi = steps
+    # Ends must be found and inside the image; a rule along the border has paper on one side.
+    ok_lo = (lo > 0) & (ys - lo * dy >= 0) & (xs - lo * dx >= 0)
+    ok_hi = (hi > 0) & (ys + hi * dy < h) & (xs + hi * dx < w)
     val = np.full(len(ys), 255.0)
-    runlen = np.full(len(ys), max_run + 1)
-    for dy, dx in ((1, 0), (0, 1)):
-        # Across-rule for horizontal rules is vertical; only long vertical runs need the other.
-        todo_all = np.arange(len(ys)) if dy else np.nonzero(runlen > 16)[0]
-        limit = max_run if dy else int(min(max_run, runlen[todo_all].max(initial=0)))
-        stride = dy * wp + dx
-        steps = []
-        for sign in (-1, 1):
-            k_of = np.zeros(len(ys), dtype=np.int64)
-            todo = todo_all
-            for k in range(1, limit + 1):
-                done = ~flat[start[todo] + sign * k * stride]
-                k_of[todo[done]] = k
-                todo = todo[~done]
-                if len(todo) == 0:
-                    break
-            steps.append(k_of)
-        lo, hi = steps
-        # Valid ends: found within the limit and inside the image.
-        ok_lo = (lo > 0) & (ys - lo * dy >= 0) & (xs - lo * dx >= 0)
-        ok_hi = (hi > 0) & (ys + hi * dy < h) & (xs + hi * dx < w)
-        i = todo_all[ok_lo[todo_all] & ok_hi[todo_all]]
-        run = lo[i] + hi[i]
-        better = run < runlen[i]
-        i, run = i[better], run[better]
-        a = img[ys[i] - lo[i] * dy, xs[i] - lo[i] * dx].astype(np.float64)
-        b = img[ys[i] + hi[i] * dy, xs[i] + hi[i] * dx].astype(np.float64)
-        val[i] = a + (b - a) * (lo[i] / run)
-        runlen[i] = run
+    both = ok_lo & ok_hi
+    a = img[ys[both] - lo[both] * dy, xs[both] - lo[both] * dx].astype(np.float64)
+    b = img[ys[both] + hi[both] * dy, xs[both] + hi[both] * dx].astype(np.float64)
+    val[both] = a + (b - a) * (lo[both] / (lo[both] + hi[both]))
+    one = ok_lo & ~ok_hi
+    val[one] = img[ys[one] - lo[one] * dy, xs[one] - lo[one] * dx]
+    one = ok_hi & ~ok_lo
+    val[one] = img[ys[one] + hi[one] * dy, xs[one] + hi[one] * dx]
     out = img.copy()
     out[ys, xs] = np.clip(np.round(val), 0, 255).astype(np.uint8)
     return out

@@ -66,11 +66,15 @@ class SegmentOptions:
     least this much (relative) lower than the smaller peak."""
     min_line_mass: float = 0.04
     """A line holds at least this fraction of the median line's ink (a one-word last line does)."""
+    max_straddle: float = 0.4
+    """Two neighbouring candidates are one line when components crossing both carry more than
+    this fraction of their ink."""
     companion_mass: float = 0.35
     """A candidate closer than about half the line pitch to a neighbour with 1/this times its ink
     is that neighbour's ascender/descender zone, not a line."""
     ridge_window: float = 2.5
-    """seam/auto: width (x h) of the box filter, applied twice, that blurs the ink along lines."""
+    """seam/auto: width (x h, and at least 1/16 of the page width) of the box filter, applied
+    twice, that blurs the ink along lines."""
     ridge_join_gap: float = 8.0
     """seam/auto: ridge pieces this far apart (x h) at about the same height join into one line."""
     seam_ink_cost: float = 40.0
@@ -170,6 +174,11 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     else:
         centres, smooth = _ridge_candidates(cover, comps.h_ref, options), None
     lines = _validate(centres, comps, edge, options)
+    kept = [ln.centre for ln in lines if ln.keep]
+    if kept and len(kept) < len(centres):
+        # Absorbed and dropped candidates no longer claim components: check the lines again
+        # (a stray mark far from the lines is trimmed off its line's box when cutting).
+        lines = _validate(np.stack(kept), comps, edge, options)
     if not lines:
         return Segmentation([], skew, "projection")
 
@@ -284,35 +293,59 @@ def _ridge_candidates(cover: np.ndarray, h_ref: float, options: SegmentOptions) 
         points, outside it constant.
     """
     ah, aw = cover.shape
-    bw = max(3, int(round(options.ridge_window * h_ref)))
+    # Wide enough to bridge word gaps (a fraction of the page width), narrow enough that a line
+    # drifting a few degrees off the page's average stays sharp.
+    bw = max(3, int(round(max(options.ridge_window * h_ref, aw / 16))))
     local = cv2.blur(cover, (bw, 1), borderType=cv2.BORDER_CONSTANT)
     local = cv2.blur(local, (bw, 1), borderType=cv2.BORDER_CONSTANT)
     local = gaussian_filter1d(local, max(1.0, 0.2 * h_ref), axis=0, mode="constant")
     strong = float(np.percentile(local[local > 0], 99.5)) if (local > 0).any() else 0.0
     if strong <= 0:
         return np.zeros((0, aw))
-    ridge = np.zeros((ah, aw), np.uint8)
-    mid = local[1:-1]
-    ridge[1:-1] = (mid > local[:-2]) & (mid >= local[2:]) & (mid > 0.08 * strong)
+
+    def ridges(win: int) -> np.ndarray:
+        # A ridge pixel is the maximum of its column within win/2 either side: this suppresses
+        # the small bumps of ascender and descender zones next to a line's core.
+        top = cv2.dilate(local, np.ones((win | 1, 1), np.uint8))
+        r = ((local >= top) & (local > 0.08 * strong)).astype(np.uint8)
+        r[[0, -1], :] = 0
+        return r
+
+    ridge = ridges(max(3, int(round(0.9 * h_ref))))
+    # Line pitch: the typical distance between successive ridges down a column. Where lines are
+    # far apart compared with the letters (thin print-like writing), suppress within half of it.
+    ys, xs = np.nonzero(ridge.T)  # transposed: sorted by column, then row
+    diffs = np.diff(xs)[np.diff(ys) == 0]
+    pitch = float(np.median(diffs)) if len(diffs) else 2.0 * h_ref
+    pitch = max(pitch, h_ref)
+    if 0.5 * pitch > 0.9 * h_ref:
+        ridge = ridges(int(round(0.5 * pitch)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
     if n <= 1:
         return np.zeros((0, aw))
     ys, xs = np.nonzero(labels)
     lab = labels[ys, xs] - 1
     weight = local[ys, xs]
-    # Mean ridge row per (piece, column), weighted by strength; flat index piece * aw + x.
-    key = lab.astype(np.int64) * aw + xs
-    wsum = np.bincount(key, weights=weight, minlength=(n - 1) * aw)
-    ysum = np.bincount(key, weights=weight * ys, minlength=(n - 1) * aw)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rows = (ysum / wsum).reshape(n - 1, aw)  # (pieces, columns), NaN off the piece
     strength = np.bincount(lab, weights=weight, minlength=n - 1)
-    min_len = max(2.0, 0.5 * h_ref)
-    pieces = [
-        i for i in np.argsort(-strength) if stats[i + 1, cv2.CC_STAT_WIDTH] >= min_len
-    ]
+    mean_strength = strength / np.maximum(stats[1:, cv2.CC_STAT_AREA], 1)
+    # Weak ridges (specks, leftovers of rules, stray marks) are no line centres; a short line is
+    # as dense locally as a long one, so this does not lose one-word lines.
+    good = (stats[1:, cv2.CC_STAT_WIDTH] >= max(2.0, 0.5 * h_ref)) & (mean_strength >= 0.2 * strong)
+    if not good.any():
+        return np.zeros((0, aw))
+    index = np.full(n - 1, -1)
+    index[good] = np.arange(int(good.sum()))
+    sel = index[lab] >= 0
+    # Mean ridge row per (piece, column), weighted by strength; flat index piece * aw + x.
+    key = index[lab[sel]].astype(np.int64) * aw + xs[sel]
+    size = int(good.sum()) * aw
+    wsum = np.bincount(key, weights=weight[sel], minlength=size)
+    ysum = np.bincount(key, weights=weight[sel] * ys[sel], minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = (ysum / wsum).reshape(-1, aw)  # (pieces, columns), NaN off the piece
+    pieces = np.argsort(-strength[good])  # strongest first
     lines: list[np.ndarray] = []  # (aw,) rows, NaN where the line has no ridge yet
-    near = 0.45 * h_ref
+    near = max(0.45 * h_ref, 0.3 * pitch)
     join = options.ridge_join_gap * h_ref
     for i in pieces:
         piece = rows[i]
@@ -351,7 +384,53 @@ def _ridge_candidates(cover: np.ndarray, h_ref: float, options: SegmentOptions) 
     curves_arr = np.stack(curves)
     spans = [np.nonzero(~np.isnan(line))[0] for line in lines]
     order = np.argsort([np.median(line[s]) for line, s in zip(lines, spans)])
-    return curves_arr[order]
+    curves_arr = curves_arr[order]
+    spans = [spans[i] for i in order]
+    return _merge_shoulders(curves_arr, spans, local, options.min_valley_depth)
+
+
+def _merge_shoulders(
+    curves: np.ndarray, spans: list[np.ndarray], local: np.ndarray, depth: float
+) -> np.ndarray:
+    """Drop the weaker of two neighbouring curves that no real valley separates.
+
+    Where two curves run side by side, the blurred ink between them should dip well below the
+    weaker one if they are two lines; a line's ascender or descender zone next to its core does
+    not dip. Measured per column over the columns both curves span, median taken.
+
+    Args:
+        curves: float64 (k, w) top to bottom; spans: per curve, the columns it really covers.
+        local: float32 (h, w) the blurred ink map.
+
+    Returns:
+        The remaining curves, (k', w).
+    """
+    keep = list(range(len(curves)))
+    h = local.shape[0]
+    changed = True
+    while changed and len(keep) > 1:
+        changed = False
+        for a, b in zip(keep[:-1], keep[1:]):
+            cols = np.intersect1d(spans[a], spans[b])
+            if len(cols) < 3:
+                continue
+            ya = np.clip(np.round(curves[a, cols]).astype(int), 0, h - 1)
+            yb = np.clip(np.round(curves[b, cols]).astype(int), 0, h - 1)
+            va, vb = local[ya, cols], local[yb, cols]
+            lo, hi = np.minimum(ya, yb), np.maximum(ya, yb)
+            # Minimum of each column between the two curves, over at most a few hundred rows.
+            span = int((hi - lo).max()) + 1
+            rows = lo[None, :] + np.arange(span)[:, None]  # (span, n) row per column
+            inside = rows <= hi[None, :]
+            vals = np.where(inside, local[np.clip(rows, 0, h - 1), cols[None, :]], np.inf)
+            valley = vals.min(axis=0)
+            ratio = np.median(valley / np.maximum(np.minimum(va, vb), 1e-9))
+            if ratio > 1.0 - depth:
+                weaker = a if np.median(va) < np.median(vb) else b
+                keep.remove(weaker)
+                changed = True
+                break
+    return curves[keep]
 
 
 @dataclass
@@ -420,6 +499,7 @@ def _validate(
     np.maximum.at(ink_bot, band_of, comps.top + comps.height)
     gaps = _curve_gaps(centres)
     _demote_companions(real, gaps, mass, ink_bot - ink_top, options.companion_mass)
+    _demote_straddled(real, centres, comps, band_of, xi, mass, options.max_straddle)
     touching = np.zeros(len(comps.area) + 1, dtype=bool)
     touching[np.unique(comps.labels[edge])] = True
     touch_mass = np.bincount(band_of, weights=comps.area * touching[1:], minlength=nb)
@@ -447,6 +527,42 @@ def _validate(
             continue  # neighbouring dropped regions need no cut between them
         lines.append(_Line(centres[i], False))
     return lines
+
+
+def _demote_straddled(
+    real: np.ndarray,
+    centres: np.ndarray,
+    comps: _Components,
+    band_of: np.ndarray,
+    xi: np.ndarray,
+    mass: np.ndarray,
+    max_straddle: float,
+) -> None:
+    """Un-mark (in place) the lighter of two neighbouring candidates that are one line.
+
+    Two curves inside one line (its core and its capitals, or halves of a line that changes
+    slope) are both crossed by most of that line's letters; two real lines are crossed only
+    where their strokes touch. A component crosses both curves when it reaches from above the
+    upper one to below the lower one at its centroid's column.
+
+    Args:
+        real: bool (k,) updated.
+        centres: (k, w) curves; band_of: (n,) owner of each component; xi: (n,) centroid
+            columns; mass: (k,) own ink.
+    """
+    bottom = comps.top + comps.height - 1
+    changed = True
+    while changed:
+        changed = False
+        idx = np.nonzero(real)[0]
+        for a, b in zip(idx[:-1], idx[1:]):
+            mine = (band_of == a) | (band_of == b)
+            cross = mine & (comps.top <= centres[a, xi]) & (bottom >= centres[b, xi])
+            frac = comps.area[cross].sum() / max(mass[a] + mass[b], 1e-9)
+            if frac > max_straddle:
+                real[a if mass[a] < mass[b] else b] = False
+                changed = True
+                break
 
 
 def _curve_gaps(centres: np.ndarray) -> np.ndarray:
@@ -479,13 +595,17 @@ def _demote_companions(
         idx = np.nonzero(real)[0]
         if len(idx) < 2:
             return
-        # Distance between consecutive real lines: sum of the gaps between their curves.
+        # Distance between consecutive real lines: sum of the gaps between their curves. The
+        # upper quartile is the pitch even while some lines are still split in two.
         dist = np.array([gaps[a:b].sum() for a, b in zip(idx[:-1], idx[1:])])
-        pitch = float(np.median(dist)) if len(idx) >= 3 else None
+        pitch = float(np.percentile(dist, 75)) if len(idx) >= 3 else None
         for (a, b), d in zip(zip(idx[:-1], idx[1:]), dist):
             light, heavy = (a, b) if mass[a] < mass[b] else (b, a)
             near = 0.55 * pitch if pitch is not None else 0.7 * extent[heavy]
-            if d < near and mass[light] < max_mass * mass[heavy]:
+            # Much closer than a pitch, two curves are one line whatever their ink (a line
+            # whose halves gave two ridges).
+            same = pitch is not None and d < 0.3 * pitch
+            if same or (d < near and mass[light] < max_mass * mass[heavy]):
                 real[light] = False
                 changed = True
                 break
@@ -650,7 +770,16 @@ def _seams(ink: np.ndarray, fences: np.ndarray, options: SegmentOptions) -> list
         + options.seam_dev_cost * dev
     )
     for i in range(k):
-        cost[fences[i] - y0, cols] = _BIG
+        # Block, in each column, the fence row and every row between it and the previous
+        # column's fence row: otherwise a diagonal step could slip past a fence that moves the
+        # other way.
+        fa = fences[i] - y0
+        fb = np.concatenate([fa[:1], fa[:-1]])
+        lo, hi = np.minimum(fa, fb), np.maximum(fa, fb)
+        for dy in range(int((hi - lo).max()) + 1):
+            r = lo + dy
+            ok = r <= hi
+            cost[r[ok], cols[ok]] = _BIG
 
     step = options.seam_step_cost
     pred_dy = np.zeros((aw, n), dtype=np.int8)  # diagonal move into column x: row offset in x-1
@@ -737,6 +866,12 @@ def _cut_line(
     rows = np.arange(ya, yb)[:, None]  # (n, 1) against (RW,) separators -> (n, RW) region mask
     region = (rows > top[None, :]) & (rows < bottom[None, :])
     ink = bin_r[ya:yb] & region
+    # Stray marks far above or below the line (the first and last lines' regions reach the page
+    # edges) must not stretch its box: keep the row clusters that carry the line.
+    row = ink.sum(axis=1)
+    r0, r1 = _trim_columns(row, np.nonzero(row)[0], spacing / 5)
+    ink[:r0] = False
+    ink[r1:] = False
     col = ink.sum(axis=0)
     cols = np.nonzero(col)[0]
     if len(cols) == 0:
@@ -775,12 +910,15 @@ def _cut_line(
 
 
 def _trim_columns(col: np.ndarray, cols: np.ndarray, spacing: float) -> tuple[int, int]:
-    """Column range of a line's ink, ignoring small stray marks far left or right of the words.
+    """Index range of a line's ink, ignoring small stray marks far to either side of it.
 
     Args:
-        col: (RW,) ink count per column inside the line region.
-        cols: indices of the non-zero columns, ascending.
+        col: (n,) ink count per column (or per row) inside the line region.
+        cols: indices of its non-zero entries, ascending.
+        spacing: gaps wider than 2.5 x this separate clusters.
     """
+    if len(cols) == 0:
+        return 0, 0
     gaps = np.diff(cols)
     breaks = np.nonzero(gaps > 2.5 * spacing)[0]
     # Clusters of columns separated by wide blank gaps; (start, end) index pairs into cols.
@@ -832,7 +970,8 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
         colour = colours[i % len(colours)]
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thick)
         org = (x0 + 2, max(y0 + int(18 * scale), int(18 * scale)))
-        cv2.putText(out, str(i + 1), org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(out, str(i + 1), org, font, scale, colour, thick, cv2.LINE_AA)
     return out
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from htrbatch.errors import InputError, OptionsError
-from htrbatch.segment import SegmentOptions, Segmentation, draw_segmentation, segment_page
+from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
 
 TEXT = [
     "the quick brown fox jumps over",
