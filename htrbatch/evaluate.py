@@ -13,6 +13,7 @@ from htrbatch.errors import InputError
 from htrbatch.io import read_pages
 from htrbatch.metrics import corpus_rates, line_cer, normalize_text
 from htrbatch.pipeline import Recognizer
+from htrbatch.segment import SegmentOptions, segment_page
 
 
 @dataclass
@@ -58,8 +59,13 @@ def evaluate_dataset(
     recognizer: Recognizer,
     chunk: int = 256,
     progress: Callable[[int, int], None] | None = None,
+    segment: SegmentOptions | None = None,
 ) -> EvalReport:
     """Recognise every labelled line of ``dataset`` (IAM layout or ``.gt.txt`` sidecars).
+
+    With ``segment`` (a method other than ``none``) each image is a page: it is split into lines,
+    and the lines' text joined is compared with the whole ``.gt.txt`` (line breaks count as
+    spaces), which measures segmentation and recognition together.
 
     An unreadable image is reported in ``errors`` and scored as an empty prediction, so a broken
     file can only make the figures worse, never better.
@@ -70,17 +76,24 @@ def evaluate_dataset(
     errors: list[InputError] = []
     for start in range(0, len(samples), chunk):
         part = samples[start : start + chunk]
-        crops, ok = [], []
+        crops: list = []
+        n_lines: list[int] = []  # crops per sample; 0 = unreadable
         for s in part:
             try:
-                crops.append(read_pages(s.image)[0].image)
-                ok.append(True)
+                image = read_pages(s.image)[0].image
             except InputError as exc:
                 errors.append(exc)
-                ok.append(False)
+                n_lines.append(0)
+                continue
+            if segment is None or segment.method == "none":
+                lines = [image]
+            else:
+                lines = [ln.image for ln in segment_page(image, segment).lines]
+            crops += lines
+            n_lines.append(len(lines))
         decoded = iter(recognizer.recognize(crops))
-        for s, good in zip(part, ok):
-            pred = next(decoded).text if good else ""
+        for s, n in zip(part, n_lines):
+            pred = " ".join(next(decoded).text for _ in range(n))
             ref = normalize_text(s.text)
             items.append(EvalItem(s.id, ref, normalize_text(pred), line_cer(ref, pred)))
         if progress:

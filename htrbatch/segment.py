@@ -179,6 +179,13 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         # Absorbed and dropped candidates no longer claim components: check the lines again
         # (a stray mark far from the lines is trimmed off its line's box when cutting).
         lines = _validate(np.stack(kept), comps, edge, options)
+    if options.method == "auto" and sum(ln.keep for ln in lines) == 2:
+        # Line images must stay whole: a stray tall stroke can give a second ridge, but not a
+        # second peak in the profile of the whole image.
+        flat, smooth = _profile_candidates(cover, comps.h_ref, options)
+        single = _validate(flat, comps, edge, options)
+        if sum(ln.keep for ln in single) == 1:
+            lines = [ln for ln in single if ln.keep]
     if not lines:
         return Segmentation([], skew, "projection")
 

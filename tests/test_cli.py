@@ -299,3 +299,18 @@ def test_train_command_smoke(line_dataset: Path, tmp_path: Path) -> None:
         ["train", "--train", str(tmp_path / "nope"), "--val", str(line_dataset), "--out", str(out)]
     )
     assert r.exit_code == 2 and "nope" in r.stderr
+
+
+def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    root = tmp_path / "pages"
+    root.mkdir()
+    cv2.imwrite(str(root / "page.png"), draw_lines(["first line", "second line"]))
+    (root / "page.gt.txt").write_text("first line\nsecond line\n")
+    base = ["evaluate", str(root), "--model", str(tiny_checkpoint), "--decoder", "greedy"]
+    r = _run([*base, "--segmenter", "auto", "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    # The page's reference is its whole text, line breaks read as spaces.
+    assert doc["lines"] == 1 and doc["items"][0]["reference"] == "first line second line"
+    r = _run([*base, "--segmenter", "magic"])
+    assert r.exit_code == 2 and "magic" in r.stderr

@@ -156,6 +156,34 @@ def test_touching_lines_are_split_by_seams():
         assert straight.lines[i].bbox[3] < stroke_end - 15
 
 
+def slanted_page(pitch: int = 62, tilt: float = 4.0):
+    """Lines each turned the other way (+tilt, -tilt, ...), as whiteboard writing drifts."""
+    width, height = 1000, pitch * (len(TEXT) + 2)
+    ink = np.zeros((height, width), np.float32)
+    boxes = []
+    for i, text in enumerate(TEXT):
+        layer = np.zeros((height, width), np.uint8)
+        base = pitch * (i + 1) + 20
+        cv2.putText(layer, text, (60, base), FONT, 1.3, 255, 2, cv2.LINE_AA)
+        turn = cv2.getRotationMatrix2D((330, base - 12), tilt if i % 2 == 0 else -tilt, 1.0)
+        layer = cv2.warpAffine(layer, turn, (width, height))
+        ys, xs = np.nonzero(layer > 90)
+        boxes.append((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+        ink = np.maximum(ink, layer.astype(np.float32) / 255.0)
+    return np.clip(232.0 * (1 - ink) + 45.0 * ink, 0, 255).astype(np.uint8), boxes
+
+
+def test_lines_with_their_own_slopes_follow_curves():
+    gray, truth = slanted_page()
+    for method in ("seam", "auto"):
+        seg = segment_page(gray, SegmentOptions(method=method))
+        assert seg.method == "seam"
+        assert_matches(seg, truth)
+    # A single page-wide profile cannot separate lines that cross each other's rows.
+    flat = segment_page(gray, SegmentOptions(method="projection"))
+    assert len(flat.lines) != len(truth)
+
+
 def test_blank_and_noisy_blank_pages_have_no_lines():
     blank = np.full((600, 800), 228, np.uint8)
     assert segment_page(blank).lines == []

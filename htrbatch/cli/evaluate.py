@@ -26,6 +26,7 @@ from htrbatch.errors import HtrError
 from htrbatch.evaluate import evaluate_dataset
 from htrbatch.io import write_atomic
 from htrbatch.pipeline import Recognizer, TranscribeOptions
+from htrbatch.segment import SegmentOptions
 
 
 @app.command(
@@ -53,6 +54,9 @@ def evaluate(
     alpha: AlphaOpt = decode_options().alpha,
     beta: BetaOpt = decode_options().beta,
     spell: SpellOpt = decode_options().spell,
+    segmenter: str = typer.Option(
+        "none", help="none: each image is one line; auto|projection|seam: images are pages."
+    ),
 ) -> None:
     """Corpus CER (total edits / total reference characters) and WER on a labelled line set."""
     if not dataset.exists():
@@ -67,6 +71,8 @@ def evaluate(
             ),
         )
         options.validate()
+        segment = SegmentOptions(method=segmenter)
+        segment.validate()
         recognizer = Recognizer(options.model, options.device, options.batch_size, options.decode)
         with Progress(
             TextColumn("evaluating"),
@@ -80,6 +86,7 @@ def evaluate(
                 dataset,
                 recognizer,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                segment=segment,
             )
     except HtrError as exc:
         fail(str(exc))
