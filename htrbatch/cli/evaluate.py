@@ -95,10 +95,10 @@ def evaluate(
         err_console.print(f"[red]error[/]: {exc}", highlight=False)
     table = Table(title=f"{dataset}", title_justify="left")
     for col in (
-        ["lines", "chars"]
+        ["items", "chars"]
         + (["CER"] if cer else [])
         + (["WER"] if wer else [])
-        + ["seconds", "lines/s"]
+        + ["seconds", "items/s"]
     ):
         table.add_column(col, justify="right")
     row = [str(report.lines), str(report.chars)]
