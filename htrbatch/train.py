@@ -23,6 +23,7 @@ import torch
 
 from htrbatch.data.augment import AugmentOptions, augment_line
 from htrbatch.data.datasets import Sample, load_dataset
+from htrbatch.decode import GreedyDecoder
 from htrbatch.errors import DatasetError, OptionsError
 from htrbatch.metrics import corpus_rates
 from htrbatch.model import (
@@ -108,31 +109,21 @@ def _batches(widths: np.ndarray, batch_size: int, rng: np.random.Generator) -> l
     return batches
 
 
-def greedy_texts(logprobs: torch.Tensor, lengths: torch.Tensor, charset: Charset) -> list[str]:
-    """Best-path decoding of (T, B, C) log-probs, for validation."""
-    best = logprobs.argmax(-1).T.cpu().numpy()  # (B, T)
-    out = []
-    for row, n in zip(best, lengths.tolist()):
-        row = row[:n]
-        keep = np.ones(len(row), bool)
-        keep[1:] = row[1:] != row[:-1]
-        out.append(charset.decode_indices([int(i) for i in row[keep]]))
-    return out
-
-
 @torch.no_grad()
 def evaluate_cer(
     model: CRNN, images: list[np.ndarray], texts: list[str], charset: Charset, batch_size: int = 32
 ) -> tuple[float, float]:
     model.eval()
+    greedy = GreedyDecoder(charset.labels, charset.blank)
     preds: list[str] = [""] * len(images)
     order = np.argsort([im.shape[1] for im in images])
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
         x, widths = collate([images[j].astype(np.float32) / 255.0 for j in idx])
         lp, lengths = model(x, widths)
-        for j, t in zip(idx, greedy_texts(lp, lengths, charset)):
-            preds[j] = t
+        lp = lp.numpy()  # (T, B, C)
+        for b, j in enumerate(idx):
+            preds[j] = greedy.decode(lp[: int(lengths[b]), b]).text
     rates = corpus_rates(zip(texts, preds))
     return rates.cer, rates.wer
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -150,8 +151,6 @@ def transcribe(
                     paths = _outputs(out, stem + page.stem_suffix, fmt_list)
                     _write(result, paths)
                     if debug_dir is not None:
-                        import cv2
-
                         debug_dir.mkdir(parents=True, exist_ok=True)
                         cv2.imwrite(
                             str(debug_dir / f"{stem}{page.stem_suffix}.lines.png"),

@@ -8,14 +8,13 @@ Two layouts are recognised automatically:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from htrbatch.errors import DatasetError
+from htrbatch.metrics import normalize_text
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,6 @@ def detect_layout(root: Path) -> str:
         f"{root}: unknown dataset layout: expected lines.txt with lines/ (IAM) "
         "or images with <name>.gt.txt sidecars"
     )
-
-
-def _clean(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
 
 
 def _load_iam(root: Path) -> list[Sample]:
@@ -83,7 +78,7 @@ def _load_iam(root: Path) -> list[Sample]:
         )
         if image is None:
             continue
-        samples.append(Sample(line_id, image, _clean(text.replace("|", " "))))
+        samples.append(Sample(line_id, image, normalize_text(text.replace("|", " "))))
     return samples
 
 
@@ -97,7 +92,7 @@ def _load_sidecar(root: Path) -> list[Sample]:
         )
         if image is None:
             continue
-        text = _clean(gt.read_text(encoding="utf-8", errors="replace"))
+        text = normalize_text(gt.read_text(encoding="utf-8", errors="replace"))
         samples.append(Sample(str(image.relative_to(root).with_suffix("")), image, text))
     return samples
 
