@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from htrbatch.errors import InputError, OptionsError
-from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
+from htrbatch.segment import (
+    Segmentation,
+    SegmentOptions,
+    astar_seam,
+    draw_segmentation,
+    seam_heuristic,
+    segment_page,
+)
 
 TEXT = [
     "the quick brown fox jumps over",
@@ -229,3 +236,156 @@ def test_draw_segmentation_marks_boxes():
     x0, y0, x1, y1 = seg.lines[0].bbox
     assert coloured[y0, x0:x1].mean() > 0.9
     assert len(seg.separators) == len(seg.lines) - 1
+
+
+# --- A* seam search ---------------------------------------------------------------------------
+
+
+def band_graph(cost: np.ndarray, lo: np.ndarray, hi: np.ndarray, step: float):
+    """The seam search graph written out as a sparse matrix (node y * w + x), for a reference
+    shortest-path solver: moves right, right-up, right-down, up, down inside the band; entering
+    a node costs its cost, plus ``step`` for diagonal and vertical moves."""
+    from scipy.sparse import csr_matrix
+
+    n, w = cost.shape
+    inside = (np.arange(n)[:, None] >= lo) & (np.arange(n)[:, None] <= hi)
+    moves = ((0, 1, 0.0), (-1, 1, step), (1, 1, step), (-1, 0, step), (1, 0, step))  # dy, dx
+    src, dst, wt = [], [], []
+    for y, x in zip(*np.nonzero(inside)):
+        for dy, dx, extra in moves:
+            yy, xx = y + dy, x + dx
+            if 0 <= yy < n and xx < w and inside[yy, xx]:
+                src.append(y * w + x)
+                dst.append(yy * w + xx)
+                wt.append(cost[yy, xx] + extra)
+    return csr_matrix((wt, (src, dst)), shape=(n * w, n * w)), inside
+
+
+def random_band(seed: int, n: int = 12, w: int = 30):
+    rng = np.random.default_rng(seed)
+    cost = 1.0 + rng.random((n, w)) * 3.0
+    cost[rng.random((n, w)) < 0.25] += 40.0  # ink
+    lo = np.clip(np.round(2 + 2 * np.sin(np.arange(w) / 4.0 + seed)).astype(int), 0, n - 3)
+    hi = np.clip(lo + rng.integers(2, 8, w), lo, n - 1)
+    return cost, lo, hi
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_astar_seam_is_optimal_against_dijkstra(seed):
+    from scipy.sparse.csgraph import dijkstra
+
+    cost, lo, hi = random_band(seed)
+    n, w = cost.shape
+    step = 0.5
+    path = astar_seam(cost, lo, hi, step)
+    assert path is not None
+    graph, inside = band_graph(cost, lo, hi, step)
+    starts = [y * w for y in range(n) if inside[y, 0]]
+    # Dijkstra from every start node; a path's cost includes its start node's cost.
+    dist = dijkstra(graph, indices=starts) + cost[[s // w for s in starts], 0][:, None]
+    best = min(dist[:, y * w + w - 1].min() for y in range(n) if inside[y, w - 1])
+    assert path.cost == pytest.approx(best, rel=1e-9)
+    # The returned nodes are a legal path of that cost, covering every column in order.
+    xs, ys = path.nodes[:, 0], path.nodes[:, 1]
+    assert xs[0] == 0 and xs[-1] == w - 1
+    assert np.all((ys >= lo[xs]) & (ys <= hi[xs]))
+    dx, dy = np.diff(xs), np.diff(ys)
+    assert np.all(((dx == 1) & (np.abs(dy) <= 1)) | ((dx == 0) & (np.abs(dy) == 1)))
+    again = cost[ys[0], xs[0]] + sum(
+        cost[y, x] + (step if d else 0.0) for x, y, d in zip(xs[1:], ys[1:], dy != 0)
+    )
+    assert again == pytest.approx(path.cost)
+    assert np.all((path.rows >= lo) & (path.rows <= hi))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_seam_heuristic_is_admissible_and_consistent(seed):
+    from scipy.sparse.csgraph import dijkstra
+
+    cost, lo, hi = random_band(seed + 10)
+    n, w = cost.shape
+    h = seam_heuristic(cost, lo, hi)
+    graph, inside = band_graph(cost, lo, hi, 0.5)
+    goals = [y * w + w - 1 for y in range(n) if inside[y, w - 1]]
+    # Exact cost to go from every node: shortest distance to any goal on the reversed graph.
+    to_go = dijkstra(graph.T.tocsr(), indices=goals, min_only=True)
+    ys, xs = np.nonzero(inside)
+    assert np.all(h[xs] <= to_go[ys * w + xs] + 1e-9)
+    assert h[-1] == 0.0 and np.all(np.diff(h) < 0)
+    # Consistent: a move right lowers h by at most the cost of the node it enters.
+    colmin = np.where(inside, cost, np.inf).min(axis=0)
+    assert np.allclose(h[:-1] - h[1:], colmin[1:])
+
+
+def test_astar_expands_few_nodes_when_the_gap_is_free():
+    n, w = 40, 300
+    ink = np.zeros((n, w), bool)
+    ink[:6] = ink[-6:] = True
+    ink[:16, 100:103] = True  # a descender reaching into the gap
+    dist = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, 3)
+    cost = 1.0 + 40.0 * ink + 4.0 / (1.0 + dist) + np.abs(np.arange(n) - 20)[:, None] / 20.0
+    path = astar_seam(cost, np.full(w, 1), np.full(w, n - 2))
+    assert path is not None
+    assert not ink[path.nodes[:, 1], path.nodes[:, 0]].any()
+    # A* with this heuristic explores a small part of the band (Dijkstra would take all of it).
+    assert path.expanded < 0.25 * n * w
+
+
+def test_astar_no_path_through_a_broken_band():
+    cost = np.ones((10, 5))
+    assert astar_seam(cost, np.array([1, 1, 7, 7, 7]), np.array([2, 2, 8, 8, 8])) is None
+    assert astar_seam(cost, np.array([1, 3, 1, 1, 1]), np.array([2, 2, 2, 2, 2])) is None
+
+
+def interlocked_page(gap_free: bool = True):
+    """Two script lines whose descenders and ascenders reach past each other's x-height zone,
+    so that no straight row between them is ink-free. With ``gap_free`` the strokes stop short
+    of the other line (a winding ink-free path exists), else one descender runs into the lower
+    line and joins the two.
+
+    Returns the page and its ink mask (bool, (H, W)).
+    """
+    width, height = 1000, 330
+    ink = np.zeros((height, width), np.uint8)
+    cv2.putText(ink, TEXT[0], (60, 110), FONT, 1.3, 255, 2, cv2.LINE_AA)
+    cv2.putText(ink, TEXT[1], (60, 215), FONT, 1.3, 255, 2, cv2.LINE_AA)
+    for x in (150, 330, 500):  # descenders of the upper line
+        end = 205 if x == 330 and not gap_free else 182
+        cv2.line(ink, (x, 100), (x - 4, end), 255, 3, cv2.LINE_AA)
+    for x in (240, 420):  # ascenders of the lower line
+        cv2.line(ink, (x, 210), (x + 4, 128), 255, 3, cv2.LINE_AA)
+    gray = np.clip(232.0 - 187.0 * ink / 255.0, 0, 255).astype(np.uint8)
+    return gray, ink > 90
+
+
+def crossings(separator: np.ndarray, ink: np.ndarray) -> int:
+    """Ink pixels under a separator polyline (drawn 1 px wide)."""
+    canvas = np.zeros(ink.shape, np.uint8)
+    cv2.polylines(canvas, [separator.reshape(-1, 1, 2)], False, 1, 1)
+    return int((canvas.astype(bool) & ink).sum())
+
+
+def test_interlocked_lines_are_split_along_a_winding_ink_free_seam():
+    gray, ink = interlocked_page(gap_free=True)
+    assert ink[110:205].sum(axis=1).min() > 0  # no straight cut between the lines is free
+    for method in ("seam", "auto"):
+        seg = segment_page(gray, SegmentOptions(method=method))
+        assert seg.method == "seam"
+        assert len(seg.lines) == 2 and len(seg.separators) == 1
+        assert crossings(seg.separators[0], ink) == 0
+        ys = seg.separators[0][:, 1]
+        assert ys.min() < 128 and ys.max() > 182  # round the ends of the strokes
+        # Every stroke stays whole with its own line.
+        upper, lower = seg.lines
+        assert upper.bbox[3] >= 182 and lower.bbox[1] <= 128
+    straight = segment_page(gray, SegmentOptions(method="projection"))
+    assert crossings(straight.separators[0], ink) > 15
+
+
+def test_touching_lines_are_split_with_the_seam_crossing_only_the_joining_stroke():
+    gray, ink = interlocked_page(gap_free=False)
+    seg = segment_page(gray, SegmentOptions(method="seam"))
+    assert len(seg.lines) == 2
+    # The seam cuts the one joining stroke (3 px wide, a little more along a slanted crossing)
+    # and nothing else.
+    assert 0 < crossings(seg.separators[0], ink) <= 6
