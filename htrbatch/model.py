@@ -145,6 +145,26 @@ class CRNN(nn.Module):
         return self.head(out).float().log_softmax(-1), lengths
 
 
+def _percentiles_u8(image: np.ndarray, qs: tuple[float, ...]) -> list[np.float64]:
+    """``np.percentile(image, q)`` (linear method) for uint8 data, from a 256-bin histogram.
+
+    The order statistics come from the cumulative histogram; the interpolation between the two
+    neighbouring ones is numpy's own formula in float64, so results equal ``np.percentile``'s
+    (checked on rendered lines and random arrays: bit-identical)."""
+    cum = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    n = int(cum[-1])
+    out = []
+    for q in qs:
+        pos = q / 100.0 * (n - 1)
+        lo = int(np.floor(pos))
+        t = pos - lo
+        # sorted[k] is the smallest value v with more than k values <= v
+        a = float(np.searchsorted(cum, lo, side="right"))
+        b = float(np.searchsorted(cum, min(lo + 1, n - 1), side="right"))
+        out.append(np.float64(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t))
+    return out
+
+
 def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]) -> np.ndarray:
     """Turn a grayscale crop into model input.
 
@@ -156,8 +176,11 @@ def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
     if image.ndim != 2 or image.size == 0:
         raise ValueError(f"expected a non-empty 2-D grayscale image, got shape {image.shape}")
     img = image.astype(np.float32)
-    paper = np.percentile(img, PREPROCESSING["paper_pct"])
-    ink = np.percentile(img, PREPROCESSING["ink_pct"])
+    if image.dtype == np.uint8:  # the usual case: exact percentiles from a histogram, ~10x faster
+        paper, ink = _percentiles_u8(image, (PREPROCESSING["paper_pct"], PREPROCESSING["ink_pct"]))
+    else:
+        paper = np.percentile(img, PREPROCESSING["paper_pct"])
+        ink = np.percentile(img, PREPROCESSING["ink_pct"])
     if paper - ink < 12:  # no real contrast: nothing written
         x = np.zeros_like(img)
     else:
@@ -177,11 +200,20 @@ def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
     return np.pad(x, ((0, 0), (pad, pad))).astype(np.float32)
 
 
-def collate(lines: list[np.ndarray], min_width: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack prepared lines (H, W_i) into (B, 1, H, W_max) zero-padded, and widths (B,)."""
+def collate(
+    lines: list[np.ndarray], min_width: int = 16, multiple: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack prepared lines (H, W_i) into (B, 1, H, W_max) zero-padded, and widths (B,).
+
+    ``multiple`` > 1 rounds W_max up to a multiple of it: fewer distinct batch shapes, so
+    oneDNN's per-shape kernel cache and the allocator reuse memory instead of growing. A line
+    narrower than W_max gives the same outputs however far its zero padding goes; the widest
+    line then also ends in zero padding (like every other line of a batch) instead of the
+    convolutions' own, which changes its log-probs slightly (through the backward LSTM, all
+    frames; ~1e-4 in the tests)."""
     h = lines[0].shape[0]
     widths = [max(min_width, ln.shape[1]) for ln in lines]
-    w_max = max(widths)
+    w_max = -(-max(widths) // multiple) * multiple
     batch = np.zeros((len(lines), 1, h, w_max), dtype=np.float32)
     for i, ln in enumerate(lines):
         batch[i, 0, :, : ln.shape[1]] = ln

@@ -7,25 +7,86 @@ Usable from Python without the CLI::
     from htrbatch.io import read_pages
     t = Transcriber(TranscribeOptions())
     result = t.transcribe_page(read_pages("scan.png")[0])
+
+For many files, :meth:`Transcriber.transcribe_files` streams: ``workers`` processes read,
+preprocess, segment and normalise pages while this process runs the recogniser and the decoder;
+at most ``workers * prefetch`` files are in flight and results come back in input order, so
+memory does not grow with the number of files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from htrbatch.assets import default_model_path
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
-from htrbatch.errors import OptionsError
+from htrbatch.errors import InputError, OptionsError
+from htrbatch.io import read_pages, write_atomic
 from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
-from htrbatch.segment import Segmentation, SegmentOptions, segment_page
-from htrbatch.types import LineImage, LineResult, PageImage, PageResult
+from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
+from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Batch widths are rounded up to this (a few % more padding): a long run then sees a few dozen
+# batch shapes instead of one per batch, which keeps the process's memory flat.
+WIDTH_MULTIPLE = 32
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Batches of varying shapes leave glibc's heap fragmented, and a long run's resident size
+    would creep up without it."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (affinity and container limits included where visible)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """Page-preparation processes: one per core beyond the one the recogniser uses, at most 4;
+    0 (everything in this process) on a single core."""
+    return max(0, min(4, usable_cpus() - 1))
+
+
+DEFAULT_WORKERS = default_workers()
 
 
 @dataclass(frozen=True)
@@ -35,6 +96,10 @@ class TranscribeOptions:
     batch_size: int = 32
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     decode: DecodeOptions = field(default_factory=DecodeOptions)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16, see resolve_precision()
+    threads: int = 0  # torch threads for the recogniser; 0 = cores left over by the workers
+    workers: int = DEFAULT_WORKERS  # page reader/segmenter processes; 0 = in this process
+    prefetch: int = 4  # files in flight per worker (bounds memory)
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -43,6 +108,16 @@ class TranscribeOptions:
             raise OptionsError("--device cuda: no CUDA device is available (use auto or cpu)")
         if self.batch_size < 1:
             raise OptionsError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise OptionsError(
+                f"--precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}"
+            )
+        if self.threads < 0:
+            raise OptionsError(f"--threads {self.threads}: must be 0 (auto) or more")
+        if self.workers < 0:
+            raise OptionsError(f"--workers {self.workers}: must be 0 (in-process) or more")
+        if self.prefetch < 1:
+            raise OptionsError(f"prefetch {self.prefetch}: must be at least 1")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -55,8 +130,60 @@ def model_path(model: str) -> Path:
     return default_model_path() if model == "default" else Path(model)
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags Linux reports in /proc/cpuinfo (empty elsewhere or if unreadable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_native_bf16(flags: Iterable[str] | None = None) -> bool:
+    """Whether bf16 autocast pays on this CPU: only with Intel AMX tiles (``amx_bf16``).
+
+    Without them PyTorch emulates bf16 convolutions. On the development CPU, which has
+    ``avx512_bf16`` but no AMX, bf16 autocast ran this model at 0.6x the fp32 speed
+    (docs/benchmarks.md, Throughput), so ``avx512_bf16`` alone does not count.
+    """
+    flags = cpu_flags() if flags is None else frozenset(flags)
+    return "amx_bf16" in flags and torch.backends.mkldnn.is_available()
+
+
+def resolve_precision(
+    precision: str, device: torch.device, flags: Iterable[str] | None = None
+) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device``, or None for plain fp32.
+
+    CUDA: ``auto``/``fp16`` -> fp16, ``bf16`` -> bf16 where the GPU has it (else fp16).
+    CPU: ``auto``/``bf16`` -> bf16 only where :func:`cpu_has_native_bf16`, else fp32; fp16 is
+    always fp32 on CPU (emulated, far slower). ``fp32`` -> fp32 everywhere.
+    """
+    if precision not in PRECISIONS:
+        raise OptionsError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        if precision == "bf16" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16
+    if precision in ("auto", "bf16") and cpu_has_native_bf16(flags):
+        return torch.bfloat16
+    return None
+
+
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
 class Recognizer:
-    """The CRNN plus a decoder: grayscale line crops in, (text, confidence) out."""
+    """The CRNN plus a decoder: grayscale line crops in, (text, confidence) out.
+
+    ``threads`` > 0 sets torch's (process-wide) intra-op thread count; 0 leaves it alone.
+    """
 
     def __init__(
         self,
@@ -64,9 +191,15 @@ class Recognizer:
         device: str = "auto",
         batch_size: int = 32,
         decode: DecodeOptions = DecodeOptions(),
+        *,
+        precision: str = "auto",
+        threads: int = 0,
     ) -> None:
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.autocast_dtype = resolve_precision(precision, self.device)
         self.loaded: LoadedModel = load_checkpoint(model_path(model), self.device)
         self.charset = self.loaded.charset
         self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank)
@@ -75,29 +208,264 @@ class Recognizer:
     def height(self) -> int:
         return self.loaded.config.height
 
-    @torch.inference_mode()
+    @property
+    def precision(self) -> str:
+        """What the model actually runs in: fp32, bf16 or fp16."""
+        return _dtype_name(self.autocast_dtype)
+
+    def prepare(self, crop: np.ndarray) -> np.ndarray:
+        """A grayscale crop as model input (see :func:`htrbatch.model.prepare_line`)."""
+        return prepare_line(crop, self.height)
+
     def logprobs(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Per crop, the model's log-probs (T_i, C) over its true length, in input order."""
-        prepared = [prepare_line(c, self.height) for c in crops]
+        return self.logprobs_prepared([self.prepare(c) for c in crops])
+
+    @torch.inference_mode()
+    def logprobs_prepared(self, prepared: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Like :meth:`logprobs` for lines already through :meth:`prepare`."""
         out: list[np.ndarray] = [np.zeros((0, len(self.charset)), np.float32)] * len(prepared)
         # Width-sorted batches: neighbours have similar widths, so little padding is computed.
         order = np.argsort([p.shape[1] for p in prepared], kind="stable")
-        use_amp = self.device.type == "cuda"
+        dtype = self.autocast_dtype
+        cuda = self.device.type == "cuda"
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            x, widths = collate([prepared[i] for i in idx])
+            x, widths = collate([prepared[i] for i in idx], multiple=WIDTH_MULTIPLE)
+            if cuda:
+                x = x.pin_memory()
             x = x.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_amp):
+            amp = (
+                torch.autocast(self.device.type, dtype=dtype)
+                if dtype is not None
+                else contextlib.nullcontext()
+            )
+            with amp:
                 lp, lengths = self.loaded.model(x, widths.to(self.device))
             lp = lp.float().cpu().numpy()  # (T, B, C)
             for b, i in enumerate(idx):
                 out[i] = lp[: int(lengths[b]), b, :]
         return out
 
+    def decode(self, logprobs: Sequence[np.ndarray]) -> list[DecodeResult]:
+        return decode_batch(self.decoder, logprobs)
+
     def recognize(self, crops: Sequence[np.ndarray]) -> list[DecodeResult]:
         if not crops:
             return []
-        return decode_batch(self.decoder, self.logprobs(crops))
+        return self.decode(self.logprobs(crops))
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input file for :meth:`Transcriber.transcribe_files`.
+
+    ``debug``: if set, a picture of each page with its lines is written to
+    ``<debug><page suffix>.lines.png``.
+    """
+
+    path: Path
+    debug: Path | None = None
+
+
+@dataclass
+class PreparedPage:
+    """A page after reading, preprocessing, segmentation and line normalisation."""
+
+    source: str
+    page: int | None
+    width: int
+    height: int
+    boxes: list[BBox]
+    lines: list[np.ndarray]  # prepared model input, float32 (H, W_i)
+
+
+@dataclass
+class PreparedFile:
+    job: FileJob
+    pages: list[PreparedPage]
+    error: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # read, segment, prepare
+
+
+@dataclass
+class FileResult:
+    """What became of one :class:`FileJob`: its pages' results, or why it failed."""
+
+    job: FileJob
+    pages: list[PageResult]
+    error: str | None = None  # "<path>: <reason>" when the file could not be done
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over files (worker stages run in parallel with the rest)."""
+
+    read: float = 0.0
+    segment: float = 0.0  # preprocessing + line splitting
+    prepare: float = 0.0  # line normalisation for the model
+    recognise: float = 0.0
+    decode: float = 0.0
+    files: int = 0
+    pages: int = 0
+    lines: int = 0
+    failed: int = 0
+
+    def add(self, seconds: dict[str, float]) -> None:
+        for k, v in seconds.items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> PreparedFile:
+    """Read, preprocess, segment and normalise every page of one file (runs in the workers).
+
+    Never raises for a bad file: the reason comes back in ``error``."""
+    t0 = time.perf_counter()
+    times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
+    try:
+        pages = read_pages(job.path)
+        t1 = time.perf_counter()
+        times["read"] = t1 - t0
+        out = []
+        for page in pages:
+            t1 = time.perf_counter()
+            seg = segment_page(page.image, segment)
+            t2 = time.perf_counter()
+            times["segment"] += t2 - t1
+            h, w = page.image.shape
+            out.append(
+                PreparedPage(
+                    source=page.source,
+                    page=page.page,
+                    width=w,
+                    height=h,
+                    boxes=[ln.bbox for ln in seg.lines],
+                    lines=[prepare_line(ln.image, height) for ln in seg.lines],
+                )
+            )
+            times["prepare"] += time.perf_counter() - t2
+            if job.debug is not None:
+                ok, png = cv2.imencode(".png", draw_segmentation(page.image, seg))
+                if ok:
+                    write_atomic(f"{job.debug}{page.stem_suffix}.lines.png", png.tobytes())
+        return PreparedFile(job, out, None, times)
+    except InputError as exc:
+        return PreparedFile(job, [], str(exc), times)
+    except Exception as exc:  # one bad page must not end a batch of thousands
+        return PreparedFile(job, [], f"{job.path}: {exc.__class__.__name__}: {exc}", times)
+
+
+class _PrepareCall:
+    """``prepare_file`` with its fixed arguments, picklable for worker processes."""
+
+    def __init__(self, segment: SegmentOptions, height: int) -> None:
+        self.segment = segment
+        self.height = height
+
+    def __call__(self, job: FileJob) -> PreparedFile:
+        return prepare_file(job, self.segment, self.height)
+
+
+def _init_worker() -> None:
+    # One process per worker is the parallelism; OpenCV's own threads would oversubscribe.
+    cv2.setNumThreads(1)
+    # Ctrl-C goes to the whole process group: let the parent stop the run and clean up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # fork: workers start in milliseconds and import nothing again (spawn would re-import torch
+    # and the CLI in each). They never touch torch, only numpy / OpenCV / Pillow.
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+class _WorkerPool:
+    """A process pool fed through a bounded window, results in submission order."""
+
+    def __init__(self, fn: _PrepareCall, workers: int) -> None:
+        self.fn = fn
+        self.workers = workers
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, _mp_context(), initializer=_init_worker)
+
+    def submit(self, job: FileJob) -> Future:
+        # Workers are forked at the first submit; forked while OpenCV's thread pool runs here,
+        # a worker can inherit it mid-wait and hang: stop that pool for the fork, then restore.
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            return self.executor.submit(self.fn, job)
+        finally:
+            cv2.setNumThreads(threads)
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._start()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _died(job: FileJob) -> PreparedFile:
+    return PreparedFile(job, [], f"{job.path}: a worker process died while reading it")
+
+
+def prepared_stream(
+    jobs: Iterable[FileJob], fn: _PrepareCall, workers: int, window: int
+) -> Iterator[PreparedFile]:
+    """``fn(job)`` for each job, in job order; in ``workers`` processes with at most ``window``
+    jobs submitted and not yet consumed, or in this process when ``workers`` is 0."""
+    if workers <= 0:
+        yield from map(fn, jobs)
+        return
+    pool = _WorkerPool(fn, workers)
+    todo = iter(jobs)
+    pending: deque[tuple[FileJob, Future]] = deque()
+
+    def fill() -> None:
+        while len(pending) < window:
+            job = next(todo, None)
+            if job is None:
+                return
+            pending.append((job, pool.submit(job)))
+
+    try:
+        fill()
+        while pending:
+            job, fut = pending.popleft()
+            try:
+                res = fut.result()
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory, crash in native code) and every job in
+                # flight is lost. Redo them one at a time, so only a file that kills a worker
+                # again is reported as failed.
+                retry = [job] + [j for j, _ in pending]
+                pending.clear()
+                pool.restart()
+                for rjob in retry:
+                    try:
+                        res = pool.submit(rjob).result()
+                    except BrokenProcessPool:
+                        pool.restart()
+                        res = _died(rjob)
+                    yield res
+                fill()
+                continue
+            fill()  # keep the workers busy while the caller uses this result
+            yield res
+    finally:
+        pool.close()
 
 
 class Transcriber:
@@ -106,9 +474,19 @@ class Transcriber:
     def __init__(self, options: TranscribeOptions = TranscribeOptions()) -> None:
         options.validate()
         self.options = options
+        threads = options.threads
+        if threads == 0 and options.workers > 0:
+            # the workers have their cores; the recogniser gets the rest (at least one)
+            threads = min(torch.get_num_threads(), max(1, usable_cpus() - options.workers))
         self.recognizer = Recognizer(
-            options.model, options.device, options.batch_size, options.decode
+            options.model,
+            options.device,
+            options.batch_size,
+            options.decode,
+            precision=options.precision,
+            threads=threads,
         )
+        self.stats = StageTimes()
 
     def segment(self, page: PageImage) -> Segmentation:
         return segment_page(page.image, self.options.segment)
@@ -132,3 +510,66 @@ class Transcriber:
 
     def transcribe_page(self, page: PageImage) -> PageResult:
         return self.transcribe_segmented([(page, self.segment(page))])[0]
+
+    def transcribe_files(
+        self, jobs: Iterable[FileJob], workers: int | None = None
+    ) -> Iterator[FileResult]:
+        """Transcribe many files, streaming: one :class:`FileResult` per job, in job order.
+
+        Pages are read, preprocessed, segmented and normalised in ``workers`` processes
+        (default ``options.workers``; 0 = in this process) while this process recognises and
+        decodes. At most ``workers * options.prefetch`` files are in flight, and lines are
+        recognised in groups of about ``4 * batch_size`` lines (whole files), so memory stays
+        flat however many files there are. A file that cannot be read or processed comes back
+        with ``error`` set; the others are unaffected. Stage times accumulate in ``self.stats``.
+        """
+        workers = self.options.workers if workers is None else workers
+        fn = _PrepareCall(self.options.segment, self.recognizer.height)
+        window = max(2, workers * self.options.prefetch)
+        group_lines = 4 * self.options.batch_size
+        group: list[PreparedFile] = []
+        n_lines = 0
+        for prepared in prepared_stream(jobs, fn, workers, window):
+            self.stats.add(prepared.seconds)
+            group.append(prepared)
+            n_lines += sum(len(p.lines) for p in prepared.pages)
+            if n_lines >= group_lines:
+                yield from self._finish(group)
+                group, n_lines = [], 0
+                release_free_memory()
+        if group:
+            yield from self._finish(group)
+
+    def _finish(self, group: list[PreparedFile]) -> Iterator[FileResult]:
+        stats = self.stats
+        lines = [ln for f in group for p in f.pages for ln in p.lines]
+        error = None
+        decoded: list[DecodeResult] = []
+        try:
+            t0 = time.perf_counter()
+            logprobs = self.recognizer.logprobs_prepared(lines) if lines else []
+            t1 = time.perf_counter()
+            decoded = self.recognizer.decode(logprobs)
+            stats.recognise += t1 - t0
+            stats.decode += time.perf_counter() - t1
+        except Exception as exc:  # report every file of the group, keep the batch going
+            error = f"recognition failed: {exc.__class__.__name__}: {exc}"
+        k = 0
+        for f in group:
+            stats.files += 1
+            if f.error is not None or (error is not None and any(p.lines for p in f.pages)):
+                stats.failed += 1
+                yield FileResult(f.job, [], f.error or f"{f.job.path}: {error}")
+                k += sum(len(p.lines) for p in f.pages)
+                continue
+            results = []
+            for p in f.pages:
+                res = PageResult(source=p.source, width=p.width, height=p.height, page=p.page)
+                for box in p.boxes:
+                    d = decoded[k]
+                    k += 1
+                    res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence))
+                results.append(res)
+                stats.pages += 1
+                stats.lines += len(p.boxes)
+            yield FileResult(f.job, results)

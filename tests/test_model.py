@@ -89,3 +89,38 @@ def test_checkpoint_errors_name_the_bad_field(tiny_checkpoint: Path, tmp_path: P
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pt"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_histogram_percentiles_equal_numpy() -> None:
+    from htrbatch.model import _percentiles_u8
+
+    rng = np.random.default_rng(5)
+    arrays = [rng.integers(0, 256, (int(h), int(w)), dtype=np.uint8) for h, w in
+              rng.integers(1, 60, (200, 2))]  # fmt: skip
+    arrays += [np.full((3, 4), 9, np.uint8), np.array([[0, 255]], np.uint8)]
+    for a in arrays:
+        for q, got in zip((90, 1, 50), _percentiles_u8(a, (90, 1, 50))):
+            assert got == np.percentile(a.astype(np.float32), q)
+
+
+def test_rounded_batch_width_leaves_outputs_unchanged(tiny_checkpoint: Path) -> None:
+    model = load_checkpoint(tiny_checkpoint).model
+    for m in model.modules():  # trained-like BatchNorm: zero input no longer maps to zero
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.fill_(-0.3)
+    rng = np.random.default_rng(1)
+    lines = [rng.random((32, w)).astype(np.float32) for w in (37, 90, 61)]
+    x1, w1 = collate(lines)
+    x32, w32 = collate(lines, multiple=32)
+    assert x1.shape[-1] == 90 and x32.shape[-1] == 96 and torch.equal(w1, w32)
+    with torch.inference_mode():
+        (a, la), (b, lb) = model(x1, w1), model(x32, w32)
+    assert torch.equal(la, lb)
+    # lines narrower than the batch were zero-padded before too: unchanged
+    for i in (0, 2):
+        n = int(la[i])
+        assert torch.allclose(a[:n, i], b[:n, i], atol=1e-5)
+    # the widest line now also ends in explicit zero padding: its end frames move a little, and
+    # the backward LSTM carries that to the whole line, but only slightly
+    n = int(la[1])
+    assert torch.allclose(a[:n, 1], b[:n, 1], atol=1e-2)

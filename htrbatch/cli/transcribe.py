@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -23,10 +22,10 @@ from htrbatch.cli.options import (
     SpellOpt,
     decode_options,
 )
-from htrbatch.errors import HtrError, InputError
-from htrbatch.io import expand_inputs, read_pages, write_atomic
-from htrbatch.pipeline import TranscribeOptions, Transcriber
-from htrbatch.segment import SegmentOptions, draw_segmentation
+from htrbatch.errors import HtrError
+from htrbatch.io import expand_inputs, write_atomic
+from htrbatch.pipeline import PRECISIONS, FileJob, TranscribeOptions, Transcriber
+from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
 
 FORMATS = ("txt", "json")
@@ -83,6 +82,24 @@ def transcribe(
     debug_dir: Path | None = typer.Option(
         None, "--debug-dir", help="Write a picture of each page with its lines drawn."
     ),
+    workers: int = typer.Option(
+        TranscribeOptions.workers,
+        "--workers",
+        min=0,
+        help="Processes that read and segment pages while the model runs (0 = in-process; "
+        "the default is one per core beyond the first, at most 4).",
+    ),
+    precision: str = typer.Option(
+        TranscribeOptions.precision,
+        "--precision",
+        help=f"{'|'.join(PRECISIONS)}. auto: fp16 on CUDA, bf16 on CPUs with AMX, else fp32.",
+    ),
+    threads: int = typer.Option(
+        TranscribeOptions.threads,
+        "--threads",
+        min=0,
+        help="Torch threads for the recogniser (0 = the cores the workers leave free).",
+    ),
 ) -> None:
     """Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page) to text and JSON.
 
@@ -102,6 +119,9 @@ def transcribe(
             decode=decode_options(
                 decoder=decoder, lm=lm, beam_width=beam_width, alpha=alpha, beta=beta, spell=spell
             ),
+            precision=precision,
+            threads=threads,
+            workers=workers,
         )
         options.segment.validate()
         files, errors = expand_inputs(inputs, sys.stdin)
@@ -115,7 +135,23 @@ def transcribe(
 
     failed = len(errors)
     written = skipped = 0
+    # Decide every file's output stem and whether it is already done, in input order. Same stem
+    # from two folders: later ones get -2, -3 ... (stable across reruns).
+    entries: list[tuple[Path, str, bool]] = []
     used_stems: dict[str, int] = {}
+    for path in files:
+        n = used_stems.get(path.stem, 0) + 1
+        used_stems[path.stem] = n
+        stem = path.stem if n == 1 else f"{path.stem}-{n}"
+        done = not overwrite and all(p.is_file() for p in _outputs(out, stem, fmt_list).values())
+        entries.append((path, stem, done))
+    jobs = [
+        FileJob(path, None if debug_dir is None else debug_dir / stem)
+        for path, stem, done in entries
+        if not done
+    ]
+    # Results arrive in job order while worker processes prepare the files further ahead.
+    results = transcriber.transcribe_files(jobs)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -125,50 +161,32 @@ def transcribe(
         transient=True,
     ) as progress:
         task = progress.add_task("transcribing", total=len(files))
-        for path in files:
-            progress.update(task, description=f"transcribing {path.name}")
-            # Same stem from two folders: later ones get -2, -3 ... (stable across reruns).
-            n = used_stems.get(path.stem, 0) + 1
-            used_stems[path.stem] = n
-            stem = path.stem if n == 1 else f"{path.stem}-{n}"
-            single = _outputs(out, stem, fmt_list)
-            if not overwrite and all(p.is_file() for p in single.values()):
+        for path, stem, done in entries:
+            if done:
                 skipped += 1
-                if jsonl and "json" in single:
-                    sys.stdout.write(
-                        json.dumps(
-                            json.loads(single["json"].read_text("utf-8")), ensure_ascii=False
-                        )
-                        + "\n"
-                    )
+                if jsonl and "json" in fmt_list:
+                    doc = json.loads(_outputs(out, stem, fmt_list)["json"].read_text("utf-8"))
+                    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
                 progress.advance(task)
                 continue
+            progress.update(task, description=f"transcribing {path.name}")
+            outcome = next(results)
+            if outcome.error is not None:
+                failed += 1
+                err_console.print(f"[red]error[/]: {outcome.error}", highlight=False)
             try:
-                pages = read_pages(path)
-                segmented = [(p, transcriber.segment(p)) for p in pages]
-                results = transcriber.transcribe_segmented(segmented)
-                for (page, seg), result in zip(segmented, results):
-                    paths = _outputs(out, stem + page.stem_suffix, fmt_list)
-                    _write(result, paths)
-                    if debug_dir is not None:
-                        debug_dir.mkdir(parents=True, exist_ok=True)
-                        cv2.imwrite(
-                            str(debug_dir / f"{stem}{page.stem_suffix}.lines.png"),
-                            draw_segmentation(page.image, seg),
-                        )
+                for result in outcome.pages:
+                    suffix = "" if result.page is None else f"-p{result.page}"
+                    _write(result, _outputs(out, stem + suffix, fmt_list))
                     if jsonl:
                         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
                         sys.stdout.flush()
                     written += 1
-            except InputError as exc:
+            except OSError as exc:  # e.g. disk full: this file failed, the batch goes on
                 failed += 1
-                err_console.print(f"[red]error[/]: {exc}", highlight=False)
-            except Exception as exc:  # one bad page must not end a batch of thousands
-                failed += 1
-                err_console.print(
-                    f"[red]error[/]: {path}: {exc.__class__.__name__}: {exc}", highlight=False
-                )
+                err_console.print(f"[red]error[/]: {path}: cannot write output: {exc}")
             progress.advance(task)
+        results.close()
 
     msg = f"{written} page(s) written to {out}"
     if skipped:
