@@ -173,6 +173,13 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     edge = cv2.dilate(1 - inside_a, np.ones((5, 5), np.uint8)) > 0
     edge[[0, -1], :] = True
     edge[:, [0, -1]] = True
+    # Per column, the first and last row clear of the border zone: the input's top and bottom
+    # edges (slanted after deskewing); the map's own limits in columns that are all border.
+    clear = ~edge
+    anyc = clear.any(axis=0)
+    rows_top = np.where(anyc, np.argmax(clear, axis=0), 0).astype(np.float64)
+    rows_bot = np.where(anyc, ah - 1 - np.argmax(clear[::-1], axis=0), ah - 1).astype(np.float64)
+    edge_rows = (rows_top, rows_bot)
 
     comps = _components(ink_a)
     if comps is None:
@@ -181,17 +188,17 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         centres, smooth = _profile_candidates(cover, comps.h_ref, options)
     else:
         centres, smooth = _ridge_candidates(cover, comps.h_ref, options), None
-    lines = _validate(centres, comps, edge, options)
+    lines = _validate(centres, comps, edge, options, edge_rows)
     kept = [ln.centre for ln in lines if ln.keep]
     if kept and len(kept) < len(centres):
         # Absorbed and dropped candidates no longer claim components: check the lines again
         # (a stray mark far from the lines is trimmed off its line's box when cutting).
-        lines = _validate(np.stack(kept), comps, edge, options)
+        lines = _validate(np.stack(kept), comps, edge, options, edge_rows)
     if options.method == "auto" and sum(ln.keep for ln in lines) == 2:
         # Line images must stay whole: a stray tall stroke can give a second ridge, but not a
         # second peak in the profile of the whole image.
         flat, smooth = _profile_candidates(cover, comps.h_ref, options)
-        single = _validate(flat, comps, edge, options)
+        single = _validate(flat, comps, edge, options, edge_rows)
         if sum(ln.keep for ln in single) == 1:
             lines = [ln for ln in single if ln.keep]
     if not lines:
@@ -457,7 +464,11 @@ class _Line:
 
 
 def _validate(
-    centres: np.ndarray, comps: _Components, edge: np.ndarray, options: SegmentOptions
+    centres: np.ndarray,
+    comps: _Components,
+    edge: np.ndarray,
+    options: SegmentOptions,
+    edge_rows: tuple[np.ndarray, np.ndarray],
 ) -> list[_Line]:
     """Decide which candidates are text lines.
 
@@ -518,7 +529,14 @@ def _validate(
     touching = np.zeros(len(comps.area) + 1, dtype=bool)
     touching[np.unique(comps.labels[edge])] = True
     touch_mass = np.bincount(band_of, weights=comps.area * touching[1:], minlength=nb)
-    fragment = _cut_off_neighbours(real, peak, mass, touch_mass, ink_top, ink_bot)
+    # Room between each candidate's curve and the crop's top / bottom border, ink-weighted median
+    # over its components (columns of their centroids).
+    own_row = centres[band_of, xi]
+    room_top = _weighted_median(own_row - edge_rows[0][xi], band_of, comps.area, nb)
+    room_bot = _weighted_median(edge_rows[1][xi] - own_row, band_of, comps.area, nb)
+    fragment = _cut_off_neighbours(
+        real, peak, mass, touch_mass, ink_top, ink_bot, room_top, room_bot
+    )
     real &= ~fragment
     if not real.any():
         return []
@@ -633,6 +651,8 @@ def _cut_off_neighbours(
     touch_mass: np.ndarray,
     ink_top: np.ndarray,
     ink_bot: np.ndarray,
+    room_top: np.ndarray,
+    room_bot: np.ndarray,
 ) -> np.ndarray:
     """Top/bottom candidates that are parts of lines cut off by the image border.
 
@@ -641,10 +661,18 @@ def _cut_off_neighbours(
     in components the border cuts, it is light, and its centre is at the border side rather than
     a good way inside like a whole line's core.
 
+    Line images cut with a generous margin (or out of a slanted page) can hold more of the
+    neighbours than that, heavy as a line: next to a whole line clear of the border, a lighter
+    edge candidate with some ink in border-cut components and its core nearer the border than
+    0.75 x that line's half height (a whole line against the border has about 1 x), or one with
+    hardly any ink within 1.5 x, is the rest of a neighbour as well.
+
     Args:
         real: bool (k,) candidates that are lines so far.
         peaks, mass, touch_mass, ink_top, ink_bot: (k,) per candidate: centre row, own ink, own
             ink in border-cut components, own ink rows.
+        room_top, room_bot: (k,) per candidate: distance from its curve up to the input's top
+            edge and down to its bottom edge (median over its ink).
 
     Returns:
         bool (k,) candidates to drop.
@@ -661,6 +689,42 @@ def _cut_off_neighbours(
         # Less than half a line shows: light, and its centre hugs the border.
         if cut and mass[i] < 0.6 * heavy and inward < 0.4 * extent:
             out[i] = True
+    # Generous line images: the heaviest line clear of the border is whole; an edge candidate
+    # with less room to the border than a whole line needs, cut by it or tiny, is a neighbour
+    # (peeled off from the top and the bottom, as a crop can hold two such pieces on a side).
+    clear = idx[touch_mass[idx] < 0.05 * mass[idx]]
+    if len(clear) == 0:
+        return out
+    main = clear[np.argmax(mass[clear])]
+    half = 0.5 * float(ink_bot[main] - ink_top[main])
+    for side in (idx[idx < main], idx[idx > main][::-1]):
+        room = room_top if len(side) and side[0] < main else room_bot
+        for i in side:
+            # A whole line against the border has about half its height of room there; a
+            # speck of a neighbour may have a little more.
+            tiny = mass[i] < 0.1 * mass[main]
+            cut = touch_mass[i] >= 0.05 * mass[i]
+            if mass[i] >= mass[main] or room[i] >= (1.5 if tiny else 0.75) * half:
+                break
+            if not (tiny or cut):
+                break
+            out[i] = True
+    return out
+
+
+def _weighted_median(
+    values: np.ndarray, group: np.ndarray, weight: np.ndarray, n: int
+) -> np.ndarray:
+    """Weighted median of ``values`` per group (n,), inf for empty groups."""
+    out = np.full(n, np.inf)
+    order = np.lexsort((values, group))
+    g, v, wt = group[order], values[order], weight[order]
+    starts = np.searchsorted(g, np.arange(n), side="left")
+    ends = np.searchsorted(g, np.arange(n), side="right")
+    for i in range(n):
+        if ends[i] > starts[i]:
+            cw = np.cumsum(wt[starts[i] : ends[i]])
+            out[i] = v[starts[i] + int(np.searchsorted(cw, cw[-1] / 2))]
     return out
 
 

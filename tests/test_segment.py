@@ -389,3 +389,31 @@ def test_touching_lines_are_split_with_the_seam_crossing_only_the_joining_stroke
     # The seam cuts the one joining stroke (3 px wide, a little more along a slanted crossing)
     # and nothing else.
     assert 0 < crossings(seg.separators[0], ink) <= 6
+
+
+@pytest.mark.parametrize(("angle", "margin"), [(2.5, 0.45), (0.0, 0.6)])
+def test_line_image_with_clipped_neighbours_is_one_line(angle, margin):
+    # A line cut out of a slanted page with a generous margin, as line images often are: the
+    # border clips the neighbouring lines, leaving their descenders and parts of their letters
+    # at the top and the upper halves of the next line's letters at the bottom.
+    gray, truth = make_page(TEXT[:3], pitch=50, angle=angle, noise=3.0, seed=2)
+    x0, y0, x1, y1 = truth[1]
+    pad = int(margin * (y1 - y0))
+    crop = gray[y0 - pad : y1 + pad, x0 - 10 : x1 + 10]
+    assert (crop[:3] < 150).any() and (crop[-3:] < 150).any()  # neighbours do reach the edges
+    seg = segment_page(crop, SegmentOptions(method="auto"))
+    assert len(seg.lines) == 1, [line.bbox for line in seg.lines]
+    # The line found is the middle one (its box may take in absorbed bits of the neighbours).
+    bx0, by0, bx1, by1 = seg.lines[0].bbox
+    ix = min(bx1, 10 + x1 - x0) - max(bx0, 10)
+    iy = min(by1, pad + y1 - y0) - max(by0, pad)
+    assert ix * iy >= 0.9 * (x1 - x0) * (y1 - y0)
+
+
+def test_tightly_cropped_slanted_page_keeps_its_edge_lines():
+    # The first and last lines of a page cropped to its ink touch the border, but whole: they
+    # are lines, not neighbours' fragments.
+    gray, truth = make_page(TEXT[:3], angle=2.5, noise=3.0, seed=2)
+    ys, xs = np.nonzero(gray < 150)
+    crop = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert len(segment_page(crop, SegmentOptions(method="auto")).lines) == 3
