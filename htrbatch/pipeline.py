@@ -259,6 +259,11 @@ class Recognizer:
 # --------------------------------------------------------------------------- streaming
 
 
+def _measured_skew(seg: Segmentation) -> float | None:
+    """The skew the segmenter measured, or None when it did not look (``--segmenter none``)."""
+    return None if seg.method == "none" else float(seg.skew_deg)
+
+
 @dataclass(frozen=True)
 class FileJob:
     """One input file for :meth:`Transcriber.transcribe_files`.
@@ -281,6 +286,7 @@ class PreparedPage:
     height: int
     boxes: list[BBox]
     lines: list[np.ndarray]  # prepared model input, float32 (H, W_i)
+    skew_deg: float | None = None
 
 
 @dataclass
@@ -348,6 +354,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                     height=h,
                     boxes=[ln.bbox for ln in seg.lines],
                     lines=[prepare_line(ln.image, height) for ln in seg.lines],
+                    skew_deg=_measured_skew(seg),
                 )
             )
             times["prepare"] += time.perf_counter() - t2
@@ -500,7 +507,9 @@ class Transcriber:
         results, k = [], 0
         for page, seg in pages:
             h, w = page.image.shape
-            res = PageResult(source=page.source, width=w, height=h, page=page.page)
+            res = PageResult(
+                source=page.source, width=w, height=h, page=page.page, skew_deg=_measured_skew(seg)
+            )
             for ln in seg.lines:
                 d = decoded[k]
                 k += 1
@@ -564,7 +573,13 @@ class Transcriber:
                 continue
             results = []
             for p in f.pages:
-                res = PageResult(source=p.source, width=p.width, height=p.height, page=p.page)
+                res = PageResult(
+                    source=p.source,
+                    width=p.width,
+                    height=p.height,
+                    page=p.page,
+                    skew_deg=p.skew_deg,
+                )
                 for box in p.boxes:
                     d = decoded[k]
                     k += 1

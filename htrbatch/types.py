@@ -60,6 +60,9 @@ class PageResult:
     height: int
     lines: list[LineResult] = field(default_factory=list)
     page: int | None = None
+    # Skew the segmenter measured and corrected, degrees (> 0: lines rose to the right);
+    # None when the page was not segmented (e.g. --segmenter none).
+    skew_deg: float | None = None
 
     @property
     def text(self) -> str:
@@ -73,6 +76,7 @@ class PageResult:
             {
                 "width": int(self.width),
                 "height": int(self.height),
+                **({} if self.skew_deg is None else {"skew_deg": round(float(self.skew_deg), 2)}),
                 "lines": [line.to_dict() for line in self.lines],
                 "text": self.text,
             }

@@ -1,12 +1,13 @@
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from htrbatch.decode import DecodeOptions
 from htrbatch.errors import OptionsError
-from htrbatch.pipeline import Recognizer, TranscribeOptions, Transcriber
+from htrbatch.pipeline import FileJob, Recognizer, TranscribeOptions, Transcriber
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageImage
 from tests.conftest import draw_lines
@@ -41,6 +42,27 @@ def test_transcriber_page_result(tiny_checkpoint: Path) -> None:
         )
     ).transcribe_page(page)
     assert [ln.bbox for ln in single.lines] == [(0, 0, 900, 280)]
+
+
+def test_page_json_reports_the_measured_skew(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    page = draw_lines(["one line here", "and another", "the third one", "fourth"], width=1000)
+    h, w = page.shape
+    # Rotate by +3 degrees (counter-clockwise in OpenCV): the lines now rise to the right.
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
+    tilted = cv2.warpAffine(page, m, (w, h), borderValue=235)
+    path = tmp_path / "tilted.png"
+    cv2.imwrite(str(path), tilted)
+    t = Transcriber(TranscribeOptions(model=str(tiny_checkpoint), device="cpu", decode=GREEDY))
+    direct = t.transcribe_page(PageImage(tilted, str(path))).to_dict()
+    assert 2.0 <= direct["skew_deg"] <= 4.0
+    (streamed,) = list(t.transcribe_files([FileJob(path)], workers=0))
+    assert streamed.pages[0].to_dict()["skew_deg"] == direct["skew_deg"]
+    unsegmented = Transcriber(
+        TranscribeOptions(
+            model=str(tiny_checkpoint), segment=SegmentOptions(method="none"), decode=GREEDY
+        )
+    ).transcribe_page(PageImage(tilted, str(path)))
+    assert "skew_deg" not in unsegmented.to_dict()  # not measured, so not reported
 
 
 def test_option_validation() -> None:
