@@ -14,6 +14,11 @@ import numpy as np
 BBox = tuple[int, int, int, int]
 
 
+def page_suffix(page: int | None) -> str:
+    """Suffix added to the output stem: ``-p2`` for page 2 of a multi-page file, else ``""``."""
+    return "" if page is None else f"-p{page}"
+
+
 @dataclass
 class PageImage:
     """One page read from an input file.
@@ -27,8 +32,7 @@ class PageImage:
 
     @property
     def stem_suffix(self) -> str:
-        """Suffix added to the output stem: ``-p2`` for page 2 of a multi-page file, else ``""``."""
-        return "" if self.page is None else f"-p{self.page}"
+        return page_suffix(self.page)
 
 
 @dataclass
@@ -63,6 +67,10 @@ class PageResult:
     # Skew the segmenter measured and corrected, degrees (> 0: lines rose to the right);
     # None when the page was not segmented (e.g. --segmenter none).
     skew_deg: float | None = None
+
+    @property
+    def stem_suffix(self) -> str:
+        return page_suffix(self.page)
 
     @property
     def text(self) -> str:

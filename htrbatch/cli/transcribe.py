@@ -176,8 +176,7 @@ def transcribe(
                 err_console.print(f"[red]error[/]: {outcome.error}", highlight=False)
             try:
                 for result in outcome.pages:
-                    suffix = "" if result.page is None else f"-p{result.page}"
-                    _write(result, _outputs(out, stem + suffix, fmt_list))
+                    _write(result, _outputs(out, stem + result.stem_suffix, fmt_list))
                     if jsonl:
                         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
                         sys.stdout.flush()
