@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from htrbatch.assets import default_model_path
+from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.io import read_pages, write_atomic
@@ -407,14 +408,9 @@ class _WorkerPool:
         return ProcessPoolExecutor(self.workers, _mp_context(), initializer=_init_worker)
 
     def submit(self, job: FileJob) -> Future:
-        # Workers are forked at the first submit; forked while OpenCV's thread pool runs here,
-        # a worker can inherit it mid-wait and hang: stop that pool for the fork, then restore.
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        try:
+        # Workers are forked at the first submit (and after a restart).
+        with opencv_threads_paused():
             return self.executor.submit(self.fn, job)
-        finally:
-            cv2.setNumThreads(threads)
 
     def restart(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -10,6 +11,20 @@ import cv2
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
+
+
+@contextlib.contextmanager
+def opencv_threads_paused() -> Iterator[None]:
+    """Hold OpenCV to one thread while worker processes are forked, then restore it.
+
+    Forked while OpenCV's thread pool runs here, a worker inherits it mid-wait and hangs in
+    cv2.setNumThreads."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _init_worker(initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
@@ -44,16 +59,10 @@ def map_with_progress(
                 initializer(*initargs)
             yield from map(fn, jobs)
             return
-        # Forked while OpenCV's thread pool runs here, a worker inherits it mid-wait and hangs in
-        # cv2.setNumThreads: stop that pool for the fork, then restore it.
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        try:
+        with opencv_threads_paused():
             pool = multiprocessing.get_context().Pool(
                 workers, _init_worker, (initializer, initargs)
             )
-        finally:
-            cv2.setNumThreads(threads)
         with pool:
             yield from pool.imap(fn, jobs, chunksize=chunksize)
 
