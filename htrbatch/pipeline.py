@@ -260,6 +260,13 @@ class Recognizer:
 # --------------------------------------------------------------------------- streaming
 
 
+def _add_lines(res: PageResult, boxes: Sequence[BBox], decoded: Iterator[DecodeResult]) -> None:
+    """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings."""
+    for box in boxes:
+        d = next(decoded)
+        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence))
+
+
 def _measured_skew(seg: Segmentation) -> float | None:
     """The skew the segmenter measured, or None when it did not look (``--segmenter none``)."""
     return None if seg.method == "none" else float(seg.skew_deg)
@@ -499,17 +506,14 @@ class Transcriber:
     ) -> list[PageResult]:
         """Recognise the lines of several segmented pages in shared batches."""
         lines: list[LineImage] = [ln for _, seg in pages for ln in seg.lines]
-        decoded = self.recognizer.recognize([ln.image for ln in lines])
-        results, k = [], 0
+        decoded = iter(self.recognizer.recognize([ln.image for ln in lines]))
+        results = []
         for page, seg in pages:
             h, w = page.image.shape
             res = PageResult(
                 source=page.source, width=w, height=h, page=page.page, skew_deg=_measured_skew(seg)
             )
-            for ln in seg.lines:
-                d = decoded[k]
-                k += 1
-                res.lines.append(LineResult(bbox=ln.bbox, text=d.text, confidence=d.confidence))
+            _add_lines(res, [ln.bbox for ln in seg.lines], decoded)
             results.append(res)
         return results
 
@@ -559,13 +563,14 @@ class Transcriber:
             stats.decode += time.perf_counter() - t1
         except Exception as exc:  # report every file of the group, keep the batch going
             error = f"recognition failed: {exc.__class__.__name__}: {exc}"
-        k = 0
+        # After a recognition error ``decoded`` is empty and every file with lines fails, so the
+        # files that take results consume them in order.
+        results_left = iter(decoded)
         for f in group:
             stats.files += 1
             if f.error is not None or (error is not None and any(p.lines for p in f.pages)):
                 stats.failed += 1
                 yield FileResult(f.job, [], f.error or f"{f.job.path}: {error}")
-                k += sum(len(p.lines) for p in f.pages)
                 continue
             results = []
             for p in f.pages:
@@ -576,10 +581,7 @@ class Transcriber:
                     page=p.page,
                     skew_deg=p.skew_deg,
                 )
-                for box in p.boxes:
-                    d = decoded[k]
-                    k += 1
-                    res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence))
+                _add_lines(res, p.boxes, results_left)
                 results.append(res)
                 stats.pages += 1
                 stats.lines += len(p.boxes)
