@@ -68,6 +68,15 @@ class CRNNConfig:
         return cls(**kw)
 
 
+# Named architectures for `htrbatch train --arch`. "small" is the 1.08 M-parameter net of models
+# v1/v2; "base" doubles the conv widths and the BLSTM (3.9 M parameters, ~2x the training time
+# per line on the 2-core development CPU under bf16 autocast).
+ARCHITECTURES: dict[str, CRNNConfig] = {
+    "small": CRNNConfig(),
+    "base": CRNNConfig(channels=(32, 64, 128, 128, 256, 256), features=256, lstm_hidden=256),
+}
+
+
 class Charset:
     """Maps text to label indices; index ``blank`` (0) is the CTC blank with label ``""``."""
 

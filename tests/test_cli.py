@@ -299,6 +299,11 @@ def test_train_command_smoke(line_dataset: Path, tmp_path: Path) -> None:
         ["train", "--train", str(tmp_path / "nope"), "--val", str(line_dataset), "--out", str(out)]
     )
     assert r.exit_code == 2 and "nope" in r.stderr
+    base = ["train", "--train", str(line_dataset), "--val", str(line_dataset), "--out", str(out)]
+    r = _run([*base, "--arch", "base", "--init", str(out)])
+    assert r.exit_code == 2 and "--arch and --init conflict" in r.stderr
+    r = _run([*base, "--arch", "huge"])
+    assert r.exit_code == 2 and "'huge'" in r.stderr and "small, base" in r.stderr
 
 
 def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) -> None:

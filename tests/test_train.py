@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from htrbatch.errors import OptionsError
 from htrbatch.model import CRNNConfig, load_checkpoint, read_checkpoint
@@ -42,3 +43,31 @@ def test_conflicting_options_fail_early(line_dataset: Path, tmp_path: Path) -> N
         train(
             [line_dataset], line_dataset, tmp_path / "m.pt", TrainOptions(config=TINY), resume=True
         )
+
+
+def test_training_precision_choice() -> None:
+    from htrbatch.train import training_autocast_dtype
+
+    # auto follows the CPU's bf16 instructions; explicit choices do what they say.
+    assert training_autocast_dtype("auto", frozenset({"avx2", "avx512_bf16"})) is torch.bfloat16
+    assert training_autocast_dtype("auto", frozenset({"amx_bf16"})) is torch.bfloat16
+    assert training_autocast_dtype("auto", frozenset({"avx2"})) is None
+    assert training_autocast_dtype("fp32", frozenset({"avx512_bf16"})) is None
+    assert training_autocast_dtype("bf16", frozenset()) is torch.bfloat16
+    with pytest.raises(OptionsError, match="'fp8'"):
+        training_autocast_dtype("fp8", frozenset())
+
+
+def test_bf16_training_step_logs_precision(line_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    opts = TrainOptions(
+        epochs=1, batch_size=4, max_steps_per_epoch=1, config=TINY, threads=1, precision="bf16"
+    )
+    result = train([line_dataset], line_dataset, out, opts)
+    assert result.epochs_run == 1
+    log = [json.loads(x) for x in out.with_name("m.log.jsonl").read_text().splitlines()]
+    start = next(r for r in log if r["event"] == "start")
+    assert start["precision"] == "bf16"
+    # The checkpoint holds fp32 weights whatever the autocast dtype was.
+    state = read_checkpoint(out)["state_dict"]
+    assert all(v.dtype != torch.bfloat16 for v in state.values())

@@ -9,7 +9,8 @@ import typer
 
 from htrbatch.cli.app import app, err_console, fail
 from htrbatch.errors import HtrError
-from htrbatch.train import TrainOptions, train
+from htrbatch.model import ARCHITECTURES
+from htrbatch.train import TRAIN_PRECISIONS, TrainOptions, train
 
 _D = TrainOptions()
 
@@ -54,6 +55,17 @@ def train_command(
     max_minutes: float = typer.Option(
         _D.max_minutes, min=0.0, help="Stop after the epoch that passes this time (0 = none)."
     ),
+    arch: str = typer.Option(
+        None,
+        "--arch",
+        help=f"Architecture of a new model: {', '.join(ARCHITECTURES)} (default: small).",
+        show_default=False,
+    ),
+    precision: str = typer.Option(
+        _D.precision,
+        "--precision",
+        help=f"{' | '.join(TRAIN_PRECISIONS)}; auto = bf16 autocast where the CPU has bf16.",
+    ),
     threads: int = typer.Option(_D.threads, min=0, help="Torch CPU threads (0 = default)."),
     seed: int = typer.Option(_D.seed),
     rescan: bool = typer.Option(
@@ -64,6 +76,14 @@ def train_command(
     for ds in [*train_sets, val]:
         if not ds.exists():
             fail(f"{ds}: no such dataset folder")
+    if arch is not None:
+        if arch not in ARCHITECTURES:
+            fail(f"--arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
+        if init or resume:
+            fail(
+                f"--arch and {'--init' if init else '--resume'} conflict: the architecture "
+                "comes from the checkpoint"
+            )
     options = TrainOptions(
         epochs=epochs,
         batch_size=batch_size,
@@ -77,6 +97,8 @@ def train_command(
         max_minutes=max_minutes,
         init=init,
         rescan=rescan,
+        precision=precision,
+        config=ARCHITECTURES[arch or "small"],
     )
 
     def log(record: dict[str, Any]) -> None:
