@@ -37,7 +37,7 @@ from htrbatch.model import (
     read_checkpoint,
     save_checkpoint,
 )
-from htrbatch.pipeline import cpu_flags
+from htrbatch.pipeline import cpu_has_native_bf16
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,11 @@ def training_autocast_dtype(
 ) -> torch.dtype | None:
     """The autocast dtype for training on the CPU, or None for plain fp32.
 
-    ``auto`` takes bf16 where the CPU has bf16 instructions (``avx512_bf16`` or AMX). Unlike
-    inference (see ``pipeline.cpu_has_native_bf16``), training pays even without AMX: on the
-    2-core development CPU (avx512_bf16, no AMX) a forward + backward step ran 1.6-2.1x faster
-    under bf16 autocast than in fp32 (docs/benchmarks.md, Training). The LSTM and the CTC loss
-    stay in fp32 (``CRNN.forward``), so only the convolutions run in bf16.
+    ``auto`` takes bf16 where the CPU has bf16 instructions (``avx512_bf16`` or AMX), the same
+    rule as inference (``pipeline.cpu_has_native_bf16``). On the 2-core development CPU
+    (avx512_bf16, no AMX) a forward + backward step ran 1.6-2.1x faster under bf16 autocast than
+    in fp32 (docs/benchmarks.md, Training). The LSTM and the CTC loss stay in fp32
+    (``CRNN.forward``), so only the convolutions run in bf16.
     """
     if precision not in TRAIN_PRECISIONS:
         raise OptionsError(
@@ -152,8 +152,7 @@ def training_autocast_dtype(
         return None
     if precision == "bf16":
         return torch.bfloat16
-    flags = cpu_flags() if flags is None else flags
-    return torch.bfloat16 if flags & {"avx512_bf16", "amx_bf16"} else None
+    return torch.bfloat16 if cpu_has_native_bf16(flags) else None
 
 
 def _lr_at(step: int, total: int, options: TrainOptions) -> float:

@@ -92,7 +92,8 @@ def transcribe(
     precision: str = typer.Option(
         TranscribeOptions.precision,
         "--precision",
-        help=f"{'|'.join(PRECISIONS)}. auto: fp16 on CUDA, bf16 on CPUs with AMX, else fp32.",
+        help=f"{'|'.join(PRECISIONS)}. auto: fp16 on CUDA, bf16 on CPUs with bf16 "
+        "instructions (AVX-512 bf16 or AMX), else fp32.",
     ),
     threads: int = typer.Option(
         TranscribeOptions.threads,
