@@ -16,7 +16,8 @@ GREEDY = DecodeOptions(decoder="greedy")
 
 
 def test_recognizer_keeps_input_order_across_width_sorted_batches(tiny_checkpoint: Path) -> None:
-    rec = Recognizer(str(tiny_checkpoint), "cpu", batch_size=2, decode=GREEDY)
+    # fp32: bf16 convolutions (the default on CPUs with bf16) round differently per batch shape
+    rec = Recognizer(str(tiny_checkpoint), "cpu", batch_size=2, decode=GREEDY, precision="fp32")
     crops = [draw_lines(["x" * n], width=40 + 40 * n, line_h=40, seed=n) for n in (5, 1, 3, 2)]
     lps = rec.logprobs(crops)
     # Each crop's output length follows its own width, whatever batch it was sorted into.
