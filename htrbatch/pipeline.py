@@ -179,7 +179,8 @@ def resolve_precision(
     return None
 
 
-def _dtype_name(dtype: torch.dtype | None) -> str:
+def dtype_name(dtype: torch.dtype | None) -> str:
+    """The precision name of an autocast dtype (None = fp32), as logs and results report it."""
     return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
@@ -215,7 +216,7 @@ class Recognizer:
     @property
     def precision(self) -> str:
         """What the model actually runs in: fp32, bf16 or fp16."""
-        return _dtype_name(self.autocast_dtype)
+        return dtype_name(self.autocast_dtype)
 
     def prepare(self, crop: np.ndarray) -> np.ndarray:
         """A grayscale crop as model input (see :func:`htrbatch.model.prepare_line`)."""

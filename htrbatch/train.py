@@ -37,7 +37,7 @@ from htrbatch.model import (
     read_checkpoint,
     save_checkpoint,
 )
-from htrbatch.pipeline import cpu_has_native_bf16
+from htrbatch.pipeline import cpu_has_native_bf16, dtype_name
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def train(
             "train_lines": len(tr_images),
             "val_lines": len(va_images),
             "params": sum(p.numel() for p in model.parameters()),
-            "precision": "bf16" if autocast_dtype is not None else "fp32",
+            "precision": dtype_name(autocast_dtype),
             "config": asdict(config),
             "options": {k: v for k, v in asdict(options).items() if k != "config"},
         }

@@ -98,7 +98,7 @@ def train_command(
         init=init,
         rescan=rescan,
         precision=precision,
-        config=ARCHITECTURES[arch or "small"],
+        config=ARCHITECTURES[arch] if arch else _D.config,
     )
 
     def log(record: dict[str, Any]) -> None:
