@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ import torch
 
 from htrbatch.data.augment import AugmentOptions, augment_line
 from htrbatch.data.datasets import Sample, load_dataset
+from htrbatch.data.online import StrokeLines
 from htrbatch.decode import GreedyDecoder
 from htrbatch.errors import DatasetError, OptionsError
 from htrbatch.metrics import corpus_rates
@@ -57,6 +58,9 @@ class TrainOptions:
     init: str = ""  # start from the weights of this checkpoint (fine-tuning)
     rescan: bool = False  # look for new training files every epoch (data still being rendered)
     precision: str = "auto"  # auto | fp32 | bf16: autocast dtype of the forward pass, see below
+    strokes: str = ""  # IAM-OnDB folder whose lines are rendered afresh every epoch (data.online)
+    strokes_split: str = "trainset"
+    render_workers: int = 1  # processes drawing --strokes lines ahead of the step (0 = inline)
     config: CRNNConfig = field(default_factory=CRNNConfig)
 
 
@@ -221,19 +225,30 @@ def train(
         return [s for ds in train_sets for s in load_dataset(ds)]
 
     samples = scan()
+    ink = None
+    if options.strokes:
+        ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
     val_samples = load_dataset(val_set)
     if options.val_limit:
         val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
             : options.val_limit
         ]
-    emit({"event": "loading", "train_lines": len(samples), "val_lines": len(val_samples)})
+    emit(
+        {
+            "event": "loading",
+            "train_lines": len(samples),
+            "stroke_lines": len(ink.lines) if ink else 0,
+            "val_lines": len(val_samples),
+        }
+    )
     tr_images, tr_labels, _ = prepare_samples(samples, config.height, charset)
     known = {s.image for s in samples}
     va_images, _, va_texts = prepare_samples(val_samples, config.height, charset)
-    if not tr_images:
+    n_ink = len(ink.lines) if ink else 0
+    if not tr_images and not n_ink:
         raise DatasetError("no usable training lines (all unreadable or outside the charset)")
     widths = np.array([im.shape[1] for im in tr_images])
-    steps_per_epoch = math.ceil(len(tr_images) / options.batch_size)
+    steps_per_epoch = math.ceil((len(tr_images) + n_ink) / options.batch_size)
     if options.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
     total_steps = steps_per_epoch * options.epochs
@@ -245,12 +260,25 @@ def train(
     best_epoch = int(state.get("best_epoch", 0)) if state else 0
     if state is not None and "rng" in state:
         rng = np.random.default_rng(int(state["rng"]))
+    saved_total = int(state.get("total_steps", total_steps)) if state else total_steps
+    if saved_total != total_steps:
+        # The cosine schedule is laid over epochs x steps: a new total moves the current lr.
+        was, now = _lr_at(step, saved_total, options), _lr_at(step, total_steps, options)
+        emit(
+            {
+                "event": "warning",
+                "message": f"resuming with {total_steps} scheduled steps instead of "
+                f"{saved_total} (--epochs or --max-steps-per-epoch changed): "
+                f"the learning rate jumps from {was:.3g} to {now:.3g}",
+            }
+        )
     aug = AugmentOptions()
     t_start = time.time()
     emit(
         {
             "event": "start",
             "train_lines": len(tr_images),
+            "stroke_lines": n_ink,
             "val_lines": len(va_images),
             "params": sum(p.numel() for p in model.parameters()),
             "precision": dtype_name(autocast_dtype),
@@ -279,13 +307,40 @@ def train(
                 )
         model.train()
         t0, seen, loss_sum = time.time(), 0, 0.0
-        for batch in _batches(widths, options.batch_size, rng)[:steps_per_epoch]:
-            lines = [tr_images[i].astype(np.float32) / 255.0 for i in batch]
+        # Batches of pre-rendered images and of stroke lines (drawn now, for this epoch) mixed.
+        plan = [(False, b) for b in _batches(widths, options.batch_size, rng)]
+        drawn: Iterator[list[np.ndarray]] = iter(())
+        if ink is not None:
+            plan += [(True, b) for b in _batches(ink.widths, options.batch_size, rng)]
+            plan = [plan[i] for i in rng.permutation(len(plan))]
+        plan = plan[:steps_per_epoch]
+        if ink is not None:
+            drawn = ink.render_batches(
+                [b for from_ink, b in plan if from_ink],
+                epoch,
+                config.height,
+                seed=options.seed,
+                workers=options.render_workers,
+            )
+        for from_ink, batch in plan:
+            if from_ink:
+                assert ink is not None
+                # CTC needs a frame per label plus one between repeats: drop lines too short.
+                pairs = [
+                    (im, ink.labels[i])
+                    for im, i in zip(next(drawn), batch)
+                    if len(ink.labels[i]) * 4 <= im.shape[1]
+                ]
+            else:
+                pairs = [(tr_images[i], tr_labels[i]) for i in batch]
+            if not pairs:
+                continue
+            lines = [im.astype(np.float32) / 255.0 for im, _ in pairs]
             if options.augment:
                 lines = [augment_line(x, rng, aug) for x in lines]
             x, w = collate(lines)
-            targets = torch.tensor([t for i in batch for t in tr_labels[i]], dtype=torch.long)
-            target_lengths = torch.tensor([len(tr_labels[i]) for i in batch], dtype=torch.long)
+            targets = torch.tensor([t for _, ids in pairs for t in ids], dtype=torch.long)
+            target_lengths = torch.tensor([len(ids) for _, ids in pairs], dtype=torch.long)
             for g in optimizer.param_groups:
                 g["lr"] = _lr_at(step, total_steps, options)
             with torch.autocast(
@@ -300,8 +355,8 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             step += 1
-            seen += len(batch)
-            loss_sum += loss.item() * len(batch)
+            seen += len(pairs)
+            loss_sum += loss.item() * len(pairs)
         train_seconds = time.time() - t0
 
         val_cer, val_wer = evaluate_cer(model, va_images, va_texts, charset)
@@ -332,6 +387,7 @@ def train(
                 "optimizer": optimizer.state_dict(),
                 "epoch": epoch,
                 "step": step,
+                "total_steps": total_steps,
                 "best_cer": best_cer,
                 "best_epoch": best_epoch,
                 "history": history,

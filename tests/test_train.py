@@ -32,6 +32,9 @@ def test_one_step_training_smoke_and_resume(line_dataset: Path, tmp_path: Path) 
     )
     assert result.epochs_run == 1
     assert read_checkpoint(out.with_name("m.last.pt"))["epoch"] == 2
+    log = [json.loads(x) for x in out.with_name("m.log.jsonl").read_text().splitlines()]
+    warnings = [r["message"] for r in log if r["event"] == "warning"]
+    assert len(warnings) == 1 and "2 scheduled steps instead of 1" in warnings[0]
 
 
 def test_conflicting_options_fail_early(line_dataset: Path, tmp_path: Path) -> None:

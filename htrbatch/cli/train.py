@@ -25,7 +25,7 @@ _D = TrainOptions()
 )
 def train_command(
     train_sets: list[Path] = typer.Option(
-        ..., "--train", help="Training dataset (repeat for several)."
+        [], "--train", help="Training dataset (repeat for several)."
     ),
     val: Path = typer.Option(
         ..., "--val", help="Validation dataset (early stopping, best checkpoint)."
@@ -71,11 +71,30 @@ def train_command(
     rescan: bool = typer.Option(
         _D.rescan, "--rescan", help="Pick up new training files every epoch."
     ),
+    strokes: Path = typer.Option(
+        None,
+        "--strokes",
+        help="IAM-OnDB folder: also train on its lines, rendered afresh every epoch.",
+        show_default=False,
+    ),
+    strokes_split: str = typer.Option(
+        _D.strokes_split, "--strokes-split", help="Split of --strokes to train on."
+    ),
+    render_workers: int = typer.Option(
+        _D.render_workers,
+        "--render-workers",
+        min=0,
+        help="Processes drawing --strokes lines ahead of training (0 = in this process).",
+    ),
 ) -> None:
     """Train the recogniser with CTC; keeps the checkpoint with the best validation CER."""
+    if not train_sets and strokes is None:
+        fail("nothing to train on: give --train DATASET and/or --strokes IAM-ONDB-FOLDER")
     for ds in [*train_sets, val]:
         if not ds.exists():
             fail(f"{ds}: no such dataset folder")
+    if strokes is not None and not strokes.is_dir():
+        fail(f"--strokes {strokes}: no such folder")
     if arch is not None:
         if arch not in ARCHITECTURES:
             fail(f"--arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
@@ -98,6 +117,9 @@ def train_command(
         init=init,
         rescan=rescan,
         precision=precision,
+        strokes=str(strokes) if strokes is not None else "",
+        strokes_split=strokes_split,
+        render_workers=render_workers,
         config=ARCHITECTURES[arch] if arch else _D.config,
     )
 
@@ -110,6 +132,8 @@ def train_command(
                 + ("  [green]best[/]" if record.get("best") else ""),
                 highlight=False,
             )
+        elif record["event"] == "warning":
+            err_console.print(f"[yellow]warning[/]: {record['message']}", highlight=False)
         elif record["event"] in ("start", "loading", "rescan", "early_stop", "time_limit"):
             err_console.print(
                 f"{record['event']}: "
@@ -117,7 +141,15 @@ def train_command(
                     f"{k}={v}"
                     for k, v in record.items()
                     if k
-                    in ("train_lines", "val_lines", "new_lines", "params", "epoch", "best_epoch")
+                    in (
+                        "train_lines",
+                        "stroke_lines",
+                        "val_lines",
+                        "new_lines",
+                        "params",
+                        "epoch",
+                        "best_epoch",
+                    )
                 ),
                 highlight=False,
             )

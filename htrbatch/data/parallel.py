@@ -42,6 +42,7 @@ def map_with_progress(
     chunksize: int = 1,
     initializer: Callable[..., object] | None = None,
     initargs: tuple[Any, ...] = (),
+    pool_for_one: bool = False,
 ) -> Iterator[Result]:
     """Yield ``fn(job)`` for each of ``jobs``, in job order.
 
@@ -49,12 +50,13 @@ def map_with_progress(
     ``workers`` processes (OpenCV held to one thread in each), fed ``chunksize`` jobs at a time;
     otherwise in this process. ``initializer(*initargs)`` runs once in each worker, or here
     before the first job. ``progress(done, total)`` is called with 0 first, then after each
-    result.
+    result. ``pool_for_one`` gives a single worker its own process too, so that it works ahead
+    while the caller uses the results.
     """
     total = len(jobs)
 
     def results() -> Iterator[Result]:
-        if workers <= 1 or total < 2:
+        if workers < 1 or total < 2 or (workers == 1 and not pool_for_one):
             if initializer is not None:
                 initializer(*initargs)
             yield from map(fn, jobs)
