@@ -34,7 +34,7 @@ from htrbatch.model import (
     CRNNConfig,
     collate,
     load_checkpoint,
-    prepare_line,
+    prepare_line_u8,
     read_checkpoint,
     save_checkpoint,
 )
@@ -78,8 +78,13 @@ def _load_prepared(args: tuple[str, int]) -> np.ndarray | None:
     img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if img is None or min(img.shape) < 2:
         return None
-    # Stored as uint8 to keep tens of thousands of lines in memory.
-    return (prepare_line(img, height) * 255).round().astype(np.uint8)
+    return prepare_line_u8(img, height)
+
+
+def fits_ctc(ids: list[int], width: int) -> bool:
+    """Whether a prepared line ``width`` pixels wide can carry ``ids`` under CTC: a frame per
+    label plus one between repeats, at one frame per 4 pixels."""
+    return len(ids) * 4 <= width
 
 
 def prepare_samples(
@@ -97,8 +102,7 @@ def prepare_samples(
             if progress and i % 500 == 0:
                 progress(i, len(samples))
             ids = charset.encode(s.text)
-            # CTC needs a frame per label plus one between repeats; drop lines that cannot fit.
-            if img is None or not ids or len(ids) * 4 > img.shape[1]:
+            if img is None or not ids or not fits_ctc(ids, img.shape[1]):
                 continue
             images.append(img)
             labels.append(ids)
@@ -228,6 +232,7 @@ def train(
     ink = None
     if options.strokes:
         ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
+    n_ink = len(ink.lines) if ink else 0
     val_samples = load_dataset(val_set)
     if options.val_limit:
         val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
@@ -237,14 +242,13 @@ def train(
         {
             "event": "loading",
             "train_lines": len(samples),
-            "stroke_lines": len(ink.lines) if ink else 0,
+            "stroke_lines": n_ink,
             "val_lines": len(val_samples),
         }
     )
     tr_images, tr_labels, _ = prepare_samples(samples, config.height, charset)
     known = {s.image for s in samples}
     va_images, _, va_texts = prepare_samples(val_samples, config.height, charset)
-    n_ink = len(ink.lines) if ink else 0
     if not tr_images and not n_ink:
         raise DatasetError("no usable training lines (all unreadable or outside the charset)")
     widths = np.array([im.shape[1] for im in tr_images])
@@ -325,11 +329,10 @@ def train(
         for from_ink, batch in plan:
             if from_ink:
                 assert ink is not None
-                # CTC needs a frame per label plus one between repeats: drop lines too short.
                 pairs = [
                     (im, ink.labels[i])
                     for im, i in zip(next(drawn), batch)
-                    if len(ink.labels[i]) * 4 <= im.shape[1]
+                    if fits_ctc(ink.labels[i], im.shape[1])
                 ]
             else:
                 pairs = [(tr_images[i], tr_labels[i]) for i in batch]

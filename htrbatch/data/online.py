@@ -21,7 +21,7 @@ from htrbatch.data.iamondb import OnlineLine, read_iamondb
 from htrbatch.data.parallel import map_with_progress
 from htrbatch.data.render import clean_strokes
 from htrbatch.data.render_dataset import DEFAULTS, render_variant
-from htrbatch.model import Charset, prepare_line
+from htrbatch.model import Charset, prepare_line_u8
 
 # The lines of the current training run, handed to worker processes once (fork or initializer)
 # instead of pickling strokes with every batch.
@@ -36,11 +36,9 @@ def _set_lines(lines: list[OnlineLine]) -> None:
 def _render_batch(job: tuple[np.ndarray, int, int, float, int]) -> list[np.ndarray]:
     """Render lines ``idx`` for ``epoch``: model inputs as uint8 (height, W_i), ink = 255."""
     idx, epoch, seed, clean_fraction, height = job
-    out = []
-    for i in idx:
-        img = render_variant(_LINES[i], epoch, seed, clean_fraction)
-        out.append((prepare_line(img, height) * 255).round().astype(np.uint8))
-    return out
+    return [
+        prepare_line_u8(render_variant(_LINES[i], epoch, seed, clean_fraction), height) for i in idx
+    ]
 
 
 @dataclass
@@ -54,7 +52,6 @@ class StrokeLines:
 
     lines: list[OnlineLine]
     labels: list[list[int]]
-    skipped: int = 0
 
     @property
     def widths(self) -> np.ndarray:
@@ -64,15 +61,13 @@ class StrokeLines:
     def read(cls, src: str | Path, split: str | None, charset: Charset) -> StrokeLines:
         """The lines of ``split`` with ink and a transcription the charset can encode."""
         db = read_iamondb(Path(src), split)
-        lines, labels, skipped = [], [], db.skipped
+        lines, labels = [], []
         for line in db.lines:
             ids = charset.encode(line.text)
-            if not ids or not clean_strokes(line.strokes):
-                skipped += 1
-                continue
-            lines.append(line)
-            labels.append(ids)
-        return cls(lines, labels, skipped)
+            if ids and clean_strokes(line.strokes):
+                lines.append(line)
+                labels.append(ids)
+        return cls(lines, labels)
 
     def render_batches(
         self,
