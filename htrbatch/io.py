@@ -7,6 +7,7 @@ is not a usable image raises :class:`htrbatch.errors.InputError` naming the file
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 import tempfile
@@ -135,3 +136,8 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # A run killed with -9 between mkstemp and the rename leaves its temporary file behind;
+    # once this file is whole again, such leftovers of it are dead. mkstemp's random part is 8
+    # characters without a dot, so "x.json.txt"'s temporaries do not match "x.json"'s pattern.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.{'[!.]' * 8}.tmp"):
+        stale.unlink(missing_ok=True)

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 from htrbatch.errors import OptionsError
 from htrbatch.preprocess import PreprocessOptions, _check_gray, preprocess_page, rotate_page
@@ -290,7 +289,7 @@ def _profile_candidates(
     # short or irregular paragraphs, while spurious peaks are removed later (valley depth, then
     # component ownership).
     smooth = gaussian_filter1d(profile, max(1.0, 0.2 * h_ref), mode="constant")
-    peaks, _ = find_peaks(smooth, distance=max(1.0, 0.5 * h_ref))
+    peaks = find_peaks(smooth, distance=max(1.0, 0.5 * h_ref))
     if len(peaks) == 0:
         peaks = np.array([int(np.argmax(smooth))])
     peaks = _separate_peaks(smooth, peaks, options.min_valley_depth)
@@ -726,6 +725,46 @@ def _weighted_median(
             cw = np.cumsum(wt[starts[i] : ends[i]])
             out[i] = v[starts[i] + int(np.searchsorted(cw, cw[-1] / 2))]
     return out
+
+
+def find_peaks(x: np.ndarray, distance: float) -> np.ndarray:
+    """Indices of the local maxima of a 1-D signal ``x``, at least ``distance`` apart.
+
+    Equals ``scipy.signal.find_peaks(x, distance=distance)[0]`` (a flat top counts once, at its
+    middle, rounded down; closer peaks go to the higher one): written here because importing
+    scipy.signal costs ~1 s on every htrbatch start, more than segmenting a page.
+    """
+    n = len(x)
+    found: list[int] = []
+    i = 1
+    while i < n - 1:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                found.append((i + ahead - 1) // 2)
+                i = ahead
+        i += 1
+    peaks = np.array(found, dtype=np.intp)
+    if len(peaks) < 2 or distance <= 1:
+        return peaks
+    gap = np.ceil(distance)
+    keep = np.ones(len(peaks), dtype=bool)
+    # Highest first (scipy's own argsort, so ties resolve the same way); each kept peak
+    # removes its lower neighbours closer than ``distance``.
+    for j in np.argsort(x[peaks])[::-1]:
+        if not keep[j]:
+            continue
+        k = j - 1
+        while k >= 0 and peaks[j] - peaks[k] < gap:
+            keep[k] = False
+            k -= 1
+        k = j + 1
+        while k < len(peaks) and peaks[k] - peaks[j] < gap:
+            keep[k] = False
+            k += 1
+    return peaks[keep]
 
 
 def _separate_peaks(smooth: np.ndarray, peaks: np.ndarray, depth: float) -> np.ndarray:

@@ -12,6 +12,7 @@ from htrbatch.segment import (
     SegmentOptions,
     astar_seam,
     draw_segmentation,
+    find_peaks,
     seam_heuristic,
     segment_page,
 )
@@ -417,3 +418,22 @@ def test_tightly_cropped_slanted_page_keeps_its_edge_lines():
     ys, xs = np.nonzero(gray < 150)
     crop = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     assert len(segment_page(crop, SegmentOptions(method="auto")).lines) == 3
+
+
+def test_find_peaks_equals_scipy() -> None:
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import find_peaks as scipy_find_peaks
+
+    rng = np.random.default_rng(0)
+    cases = [np.array([]), np.array([1.0]), np.array([0.0, 1.0, 1.0, 1.0, 0.0]), np.ones(9)]
+    for _ in range(300):
+        n = int(rng.integers(3, 400))
+        raw = rng.integers(0, 4, n).astype(np.float64)  # many ties and flat tops
+        cases += [raw, gaussian_filter1d(raw, float(rng.uniform(0.5, 6)), mode="constant")]
+    for x in cases:
+        for distance in (1.0, 1.5, 4.0, 11.3, 60.0):
+            got = find_peaks(x, distance=distance)
+            assert np.array_equal(got, scipy_find_peaks(x, distance=distance)[0]), (x, distance)
+    # a plateau counts once, at its middle (rounded down); the higher of two close peaks wins
+    assert find_peaks(np.array([0, 2, 2, 2, 2, 0, 3, 0.0]), 1).tolist() == [2, 6]
+    assert find_peaks(np.array([0, 2, 2, 2, 2, 0, 3, 0.0]), 5).tolist() == [6]

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import htrbatch.pipeline as pipeline
 from htrbatch.cli import app
 from htrbatch.decode import DecodeOptions
-from htrbatch.io import read_pages
+from htrbatch.io import read_pages, write_atomic
 from htrbatch.pipeline import (
     FileJob,
     PreparedFile,
@@ -214,6 +214,12 @@ def test_kill_9_during_a_write_leaves_no_partial_output(tmp_path: Path) -> None:
     # what is left is a hidden temporary file that no reader or resumed run takes for output
     leftovers = [p.name for p in tmp_path.iterdir() if p != target]
     assert leftovers and all(n.startswith(".page.json.") and n.endswith(".tmp") for n in leftovers)
+    # the resumed run that rewrites the page clears its dead temporary file, and no other's
+    other = tmp_path / ".page.json.txt.abcd_123.tmp"  # belongs to "page.json.txt", not "page.json"
+    other.write_text("")
+    write_atomic(target, '{"new": "complete"}\n')
+    assert json.loads(target.read_text()) == {"new": "complete"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "page.json"]
 
 
 def test_bf16_needs_bf16_instructions_else_fp32() -> None:
