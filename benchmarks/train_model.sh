@@ -26,24 +26,22 @@ htrbatch data synth --fonts "$SHARED/fonts" --text "$SHARED/data/text/iam-lines-
 htrbatch train --train "$WORK/train3" --val "$WORK/val" --out "$WORK/v3.pt" --arch base \
     --epochs 17 --max-steps-per-epoch 400 --val-limit 400 --threads 2 --patience 30 --seed 1
 
-for seed in 41 42; do
-    htrbatch data iamondb "$D" --split trainset --variants 2 --seed $seed --out "$WORK/train4/s$seed"
-done
-htrbatch data iamondb "$D" --split testset_t --variants 2 --seed 43 --out "$WORK/train4/t43"
-htrbatch data synth --fonts "$SHARED/fonts" --text "$SHARED/data/text/iam-lines-text.txt" \
-    --count 4000 --seed 44 --out "$WORK/train4/synth44"
-htrbatch train --train "$WORK/train4" --val "$WORK/val" --out "$WORK/v4.pt" --init "$WORK/v3.pt" \
-    --lr 5e-4 --epochs 24 --max-steps-per-epoch 400 --val-limit 400 --threads 2 --patience 30 \
-    --seed 4 --max-minutes 100
-
+# Stage K (4, 5) continues from model v(K-1) on new renderings with seeds 10K+1 .. 10K+4:
+# trainset x4, testset_t x2, 4,000 font lines; then trains with the given lr, epochs and minutes.
+continue_stage() {
+    local k=$1 lr=$2 epochs=$3 minutes=$4 dir="$WORK/train$1"
+    for seed in $((10 * k + 1)) $((10 * k + 2)); do
+        htrbatch data iamondb "$D" --split trainset --variants 2 --seed $seed --out "$dir/s$seed"
+    done
+    htrbatch data iamondb "$D" --split testset_t --variants 2 --seed $((10 * k + 3)) \
+        --out "$dir/t$((10 * k + 3))"
+    htrbatch data synth --fonts "$SHARED/fonts" --text "$SHARED/data/text/iam-lines-text.txt" \
+        --count 4000 --seed $((10 * k + 4)) --out "$dir/synth$((10 * k + 4))"
+    htrbatch train --train "$dir" --val "$WORK/val" --out "$WORK/v$k.pt" --init "$WORK/v$((k - 1)).pt" \
+        --lr "$lr" --epochs "$epochs" --max-steps-per-epoch 400 --val-limit 400 --threads 2 \
+        --patience 30 --seed "$k" --max-minutes "$minutes"
+}
+continue_stage 4 5e-4 24 100
 # 3. model v5: continues from v4 (lr 3e-4, 95 minutes) on renderings with seeds 51-54.
-for seed in 51 52; do
-    htrbatch data iamondb "$D" --split trainset --variants 2 --seed $seed --out "$WORK/train5/s$seed"
-done
-htrbatch data iamondb "$D" --split testset_t --variants 2 --seed 53 --out "$WORK/train5/t53"
-htrbatch data synth --fonts "$SHARED/fonts" --text "$SHARED/data/text/iam-lines-text.txt" \
-    --count 4000 --seed 54 --out "$WORK/train5/synth54"
-htrbatch train --train "$WORK/train5" --val "$WORK/val" --out "$WORK/v5.pt" --init "$WORK/v4.pt" \
-    --lr 3e-4 --epochs 16 --max-steps-per-epoch 400 --val-limit 400 --threads 2 --patience 30 \
-    --seed 5 --max-minutes 95
+continue_stage 5 3e-4 16 95
 cp "$WORK/v5.pt" models/htrbatch-crnn.pt
