@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=400)
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--beam-width", type=int, default=DecodeOptions().beam_width)
+    ap.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
+    ap.add_argument("--betas", type=float, nargs="+", default=[0.0, 1.0, 2.0])
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
@@ -65,7 +67,7 @@ def main() -> None:
     best = (DecodeOptions().alpha, DecodeOptions().beta)
     if args.grid:
         grid = {}
-        for a, b in itertools.product([0.3, 0.5, 0.7, 1.0], [0.0, 1.0, 2.0]):
+        for a, b in itertools.product(args.alphas, args.betas):
             r = run(
                 build_decoder(opts(alpha=a, beta=b, beam_width=bw), labels, blank), logprobs, refs
             )

@@ -282,7 +282,7 @@ def main() -> None:
             work = args.subset_dir.with_name(args.subset_dir.name + "-work")
             work.mkdir(parents=True, exist_ok=True)
             report["versus_tesseract"] = versus_tesseract(
-                images, args.subset_dir, args.rounds, work
+                images, args.subset_dir, args.rounds, work, per_image_mode=not args.skip_per_image
             )
             print(json.dumps(report["versus_tesseract"], indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
