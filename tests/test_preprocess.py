@@ -9,6 +9,7 @@ import pytest
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.preprocess import (
     PreprocessOptions,
+    detect_rules,
     estimate_noise,
     preprocess_page,
     rotate_page,
@@ -89,6 +90,26 @@ def test_rules_only_page_binarises_empty():
     page = u8(np.full(shape, 225.0) * (1 - 0.45 * rule_layer(shape)))
     pre = preprocess_page(page)
     assert pre.binary.mean() < 0.0005
+
+
+def test_only_long_continuous_lines_count_as_rules():
+    # One rule across the page; a line a fifth of the page long (too short); a dashed line
+    # across the page whose dashes cover a third of it (too sparse, even after rejoining).
+    page = np.full((600, 1000), 230, np.uint8)
+    cv2.line(page, (50, 150), (950, 150), 120, 2)
+    cv2.line(page, (300, 300), (500, 300), 120, 2)
+    for x in range(50, 950, 120):
+        cv2.line(page, (x, 450), (x + 40, 450), 120, 2)
+    horizontal, vertical, thickness = detect_rules(page)
+    rows = np.nonzero(horizontal.any(axis=1))[0]
+    assert rows.min() >= 140 and rows.max() <= 160
+    assert horizontal[150, 100:900].all()
+    assert not vertical.any()
+    assert 1.0 <= thickness <= 4.0
+    # Without the long rule nothing on the page is one (the early exit for rule-free pages)..
+    page[140:161] = 230
+    horizontal, vertical, thickness = detect_rules(page)
+    assert not horizontal.any() and not vertical.any() and thickness == 0.0
 
 
 def test_without_rule_removal_rules_stay():
