@@ -1,12 +1,13 @@
 """Page preprocessing speed: ``preprocess_page`` and its rule detection, seconds per page.
 
 Times, on a folder of page images, the whole of ``htrbatch.preprocess.preprocess_page`` and
-``detect_rules`` alone (on the flattened page, as ``preprocess_page`` calls it), best of
+``detect_rules`` alone (on the flattened page, at skew 0: the rule search itself), best of
 ``--rounds`` passes per page, and digests the outputs so that two builds can be checked to give
 the same pages bit for bit. Run it on an idle machine; to compare with an older build, run the
 same command with that build's package first on ``PYTHONPATH``:
 
-    python benchmarks/preprocess_bench.py work/pages_v --out benchmarks/results/preprocess.json
+    python benchmarks/preprocess_bench.py work/pages_v \
+        --out benchmarks/results/preprocess-pages_v.json
     git worktree add /tmp/htr-old 94ab50d
     PYTHONPATH=/tmp/htr-old python benchmarks/preprocess_bench.py work/pages_v --out /tmp/old.json
 """
@@ -24,8 +25,7 @@ import cv2
 import numpy as np
 
 import htrbatch.preprocess as pre
-
-SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+from htrbatch.io import IMAGE_SUFFIXES
 
 
 def best_time(fn, rounds: int) -> tuple[float, object]:
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="passes per page; the fastest counts")
     ap.add_argument("--out", type=Path, help="JSON report")
     args = ap.parse_args()
-    files = sorted(p for p in args.pages.iterdir() if p.suffix.lower() in SUFFIXES)
+    files = sorted(p for p in args.pages.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if args.limit:
         files = files[: args.limit]
     if not files:

@@ -106,7 +106,7 @@ def test_only_long_continuous_lines_count_as_rules():
     assert horizontal[150, 100:900].all()
     assert not vertical.any()
     assert 1.0 <= thickness <= 4.0
-    # Without the long rule nothing on the page is one (the early exit for rule-free pages)..
+    # Without the long rule nothing on the page is one (the early exit for rule-free pages).
     page[140:161] = 230
     horizontal, vertical, thickness = detect_rules(page)
     assert not horizontal.any() and not vertical.any() and thickness == 0.0
