@@ -13,6 +13,13 @@ overrides the recogniser lowers the confidence). Both are in [0, 1]; an empty in
 gives ``("", 1.0)``. Spell correction keeps the confidence of the decoder it wraps.
 
 Whitespace in the output is normalised as pyctcdecode does: no leading, trailing or double spaces.
+
+Punctuation spacing is a convention, not something the recogniser sees: the LM is tokenised the
+IAM way (``resolution . Mr.``), so beam search inserts a space before a mark wherever the
+recogniser leaves a little probability for one, and its output mixes both styles.
+:class:`PunctuationDecoder` makes it one style: ``attach`` (the default: written English, as the
+IAM-OnDB transcriptions are; ``resolution. Mr.``), ``split`` (IAM ``lines.txt`` tokens joined by
+spaces, as in ``iam-lines-text.txt``) or ``as-decoded``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
 logging.getLogger("pyctcdecode").addHandler(logging.NullHandler())
 
 DECODERS = ("greedy", "beam")
+PUNCTUATION_STYLES = ("attach", "split", "as-decoded")
 
 # Beam batches smaller than this are decoded in-process: forking work out costs more than it saves.
 MIN_POOL_BATCH = 8
@@ -342,13 +350,99 @@ class SpellingDecoder:
         return word  # ALL CAPS or mixed case: acronyms and names
 
 
+# A mark that closes (or ends) what comes before it, and the spaces in front of it.
+_SPACE_BEFORE_CLOSER = re.compile(r" +(?=[.,;:?!)])")
+_SPACE_AFTER_OPENER = re.compile(r"(?<=\() +")
+# Marks IAM's transcriptions write as tokens of their own; "Mr." and "..." stay whole.
+_SPLIT_MARK = re.compile(r"\.{2,}|[.,;:?!()\"]")
+_ABBREVIATIONS = frozenset({"Mr", "Mrs", "Dr", "St", "Messrs", "Mme", "Mlle", "Prof", "Rev"})
+
+
+def attach_punctuation(text: str) -> str:
+    """Written-English spacing: no space before ``.,;:?!)``, none after ``(``, and double quotes
+    against the words they enclose (``said : " We`` -> ``said: "We``).
+
+    A quote with a space on one side only already faces one way and is kept; one with spaces on
+    both sides opens when an even number of quotes comes before it in the line, else closes.
+    """
+    text = _SPACE_AFTER_OPENER.sub("", _SPACE_BEFORE_CLOSER.sub("", text))
+    if '"' not in text:
+        return text
+    drop = set()  # indices of spaces to remove
+    last = len(text) - 1
+    quotes = 0
+    for i, ch in enumerate(text):
+        if ch != '"':
+            continue
+        before = i > 0 and text[i - 1] == " "
+        after = i < last and text[i + 1] == " "
+        if before and after:
+            drop.add(i + 1 if quotes % 2 == 0 else i - 1)
+        elif i == 0 and after:
+            drop.add(i + 1)  # a line that starts with a quote opens it
+        elif i == last and before:
+            drop.add(i - 1)  # and one that ends with a quote closes it
+        quotes += 1
+    return "".join(ch for i, ch in enumerate(text) if i not in drop)
+
+
+def split_punctuation(text: str) -> str:
+    """IAM ``lines.txt`` spacing: ``.,;:?!()"`` and ``...`` as words of their own (``Mr. Foot's
+    "view" , he`` -> ``Mr. Foot's " view " , he``); abbreviations such as ``Mr.`` keep their dot,
+    and word-internal marks (``3.5``, ``U.S.``) are left alone."""
+    words: list[str] = []
+    for word in attach_punctuation(text).split():
+        # peel marks off both ends; what is left in the middle is word-internal
+        lead: list[str] = []
+        while (m := _SPLIT_MARK.match(word)) and m.end() < len(word):
+            lead.append(m.group(0))
+            word = word[m.end() :]
+        trail: list[str] = []
+        while True:
+            m = re.search(r"(\.{2,}|[.,;:?!()\"])$", word)
+            if m is None or m.start() == 0:
+                break
+            core = word[: m.start()]
+            initialism = "." in core and core.replace(".", "").isalpha()
+            if m.group(0) == "." and (core in _ABBREVIATIONS or initialism):
+                break  # "Mr." and "U.S." keep their final dot
+            trail.insert(0, m.group(0))
+            word = core
+        words += lead + [word] + trail
+    return " ".join(words)
+
+
+_PUNCTUATION_FIXES = {"attach": attach_punctuation, "split": split_punctuation}
+
+
+class PunctuationDecoder:
+    """Wraps another decoder and gives its text one punctuation style (see the module doc)."""
+
+    def __init__(self, inner: Decoder, style: str = "attach") -> None:
+        if style not in _PUNCTUATION_FIXES:
+            raise OptionsError(
+                f"punctuation style {style!r}: must be one of {', '.join(_PUNCTUATION_FIXES)}"
+            )
+        self.inner = inner
+        self.style = style
+        self._fix = _PUNCTUATION_FIXES[style]
+
+    def decode(self, logprobs: np.ndarray) -> DecodeResult:
+        """``logprobs``: float32 (T, C) log-softmax of one line."""
+        return self.correct_result(self.inner.decode(logprobs))
+
+    def correct_result(self, result: DecodeResult) -> DecodeResult:
+        return dataclasses.replace(result, text=self._fix(result.text))
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How to turn the recogniser's output into text.
 
     ``lm``: ``"default"`` (the shipped LM; ignored by the greedy decoder), ``"none"`` or a path.
     ``alpha``/``beta``/``beam_width``/``unk_offset`` only apply to ``decoder="beam"``;
-    ``workers`` > 1 forks that many processes for large beam batches.
+    ``workers`` > 1 forks that many processes for large beam batches. ``punctuation``: the
+    spacing style of the output text (:data:`PUNCTUATION_STYLES`; see the module doc).
     """
 
     decoder: str = "beam"
@@ -359,10 +453,15 @@ class DecodeOptions:
     spell: bool = False
     workers: int = 1
     unk_offset: float = -10.0
+    punctuation: str = "attach"  # measured on testset_v renderings: docs/benchmarks.md
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise OptionsError(f"--decoder {self.decoder}: must be one of {', '.join(DECODERS)}")
+        if self.punctuation not in PUNCTUATION_STYLES:
+            raise OptionsError(
+                f"--punctuation {self.punctuation}: must be one of {', '.join(PUNCTUATION_STYLES)}"
+            )
         if not str(self.lm).strip():
             raise OptionsError("--lm: empty; use 'default', 'none' or a file")
         if not (math.isfinite(self.alpha) and self.alpha >= 0):
@@ -436,12 +535,15 @@ def build_decoder(options: DecodeOptions, labels: Sequence[str], blank: int = 0)
         if lm_path is not None:
             lexicon = unigrams if unigrams is not None else _lm_unigrams(lm_path)
         decoder = SpellingDecoder(decoder, lexicon=lexicon)
+    if options.punctuation != "as-decoded":
+        # outermost: spelling works on the words as decoded, the style applies to the final text
+        decoder = PunctuationDecoder(decoder, options.punctuation)
     return decoder
 
 
 def decode_batch(decoder: Decoder, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:
     """Decode many lines, each float32 (T_i, C); beam search may use worker processes."""
-    if isinstance(decoder, SpellingDecoder):
+    if isinstance(decoder, (SpellingDecoder, PunctuationDecoder)):
         return [decoder.correct_result(r) for r in decode_batch(decoder.inner, logprobs_list)]
     if isinstance(decoder, BeamDecoder):
         return decoder.decode_many(logprobs_list)

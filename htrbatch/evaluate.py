@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,26 @@ class EvalReport:
             "items": [i.to_dict() for i in self.items],
             "errors": [str(e) for e in self.errors],
         }
+
+
+_MARK = re.compile(r"(?<=\S)( ?)[.,;:?!](?= |$)")
+
+
+def reference_punctuation_style(references: Iterable[str], min_marks: int = 20) -> str | None:
+    """How a labelled set spaces its sentence marks: ``"split"`` when most ``.,;:?!`` that end
+    a word stand apart (``tomorrow . Mr.``, IAM ``lines.txt`` tokens joined by spaces),
+    ``"attach"`` when most do not, None with fewer than ``min_marks`` marks to go by. Lets the
+    CLI warn when the references and ``--punctuation`` follow different conventions."""
+    spaced = attached = 0
+    for ref in references:
+        for m in _MARK.finditer(ref):
+            if m.group(1):
+                spaced += 1
+            else:
+                attached += 1
+    if spaced + attached < min_marks:
+        return None
+    return "split" if spaced > attached else "attach"
 
 
 def evaluate_dataset(

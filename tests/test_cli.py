@@ -306,6 +306,21 @@ def test_train_command_smoke(line_dataset: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "'huge'" in r.stderr and "small, base" in r.stderr
 
 
+def test_evaluate_notes_references_in_another_punctuation_style(
+    line_dataset: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    # IAM lines.txt style references: every mark a token of its own
+    for i, gt in enumerate(sorted(line_dataset.glob("*.gt.txt"))):
+        gt.write_text("so , he said . then ; no ? yes !" if i % 2 else "a , b .", encoding="utf-8")
+    base = ["evaluate", str(line_dataset), "--model", str(tiny_checkpoint), "--decoder", "greedy"]
+    r = _run(base)
+    assert r.exit_code == 0, r.output
+    assert "--punctuation split scores in the references' convention" in r.stderr
+    for style in ("split", "as-decoded"):
+        r = _run([*base, "--punctuation", style])
+        assert r.exit_code == 0 and "note" not in r.stderr, r.output
+
+
 def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) -> None:
     root = tmp_path / "pages"
     root.mkdir()
@@ -319,3 +334,5 @@ def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) 
     assert doc["lines"] == 1 and doc["items"][0]["reference"] == "first line second line"
     r = _run([*base, "--segmenter", "magic"])
     assert r.exit_code == 2 and "magic" in r.stderr
+    r = _run([*base, "--punctuation", "spaced"])
+    assert r.exit_code == 2 and "--punctuation spaced" in r.stderr and "Traceback" not in r.output

@@ -15,9 +15,12 @@ from htrbatch.decode import (
     DecodeOptions,
     DecodeResult,
     GreedyDecoder,
+    PunctuationDecoder,
     SpellingDecoder,
+    attach_punctuation,
     build_decoder,
     decode_batch,
+    split_punctuation,
 )
 from htrbatch.errors import HtrError, LanguageModelError, OptionsError
 from htrbatch.lm import build_lm
@@ -134,7 +137,9 @@ def test_decode_batch_with_worker_pool_matches_serial(tiny_lm: Path) -> None:
     xs[2] = np.zeros((0, len(LABELS)), np.float32)
     assert len(xs) >= MIN_POOL_BATCH
     serial = build_decoder(DecodeOptions(lm=str(tiny_lm)), LABELS, 0)
-    pooled = build_decoder(DecodeOptions(lm=str(tiny_lm), workers=2), LABELS, 0)
+    pooled = build_decoder(
+        DecodeOptions(lm=str(tiny_lm), workers=2, punctuation="as-decoded"), LABELS, 0
+    )
     try:
         got = decode_batch(pooled, xs)
         assert pooled._pool is not None  # the pool path really ran
@@ -167,6 +172,64 @@ def test_spelling_fixes_plain_words_only() -> None:
     assert [r.text for r in batch] == [result.text] * 2
 
 
+# --- punctuation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decoded", "attached", "split"),
+    [
+        ("Pilcher . But", "Pilcher. But", "Pilcher . But"),
+        ("resolution. Mr. Foot", "resolution. Mr. Foot", "resolution . Mr. Foot"),
+        ('said : " We say', 'said: "We say', 'said : " We say'),
+        ('" I have', '"I have', '" I have'),
+        ('the end . "', 'the end."', 'the end . "'),
+        ('x " y " z " w', 'x "y" z "w', 'x " y " z " w'),
+        ('to "prop up" an', 'to "prop up" an', 'to " prop up " an'),
+        ("a ( b ) c ?", "a (b) c?", "a ( b ) c ?"),
+        ("Foot's view , said...", "Foot's view, said...", "Foot's view , said ..."),
+        ("the U.S. and 3.5 .", "the U.S. and 3.5.", "the U.S. and 3.5 ."),
+        ("out-", "out-", "out-"),
+        ('"', '"', '"'),
+        ("", "", ""),
+    ],
+)
+def test_punctuation_styles(decoded: str, attached: str, split: str) -> None:
+    assert attach_punctuation(decoded) == attached
+    assert split_punctuation(decoded) == split
+    # each style is a fixed point of itself and the two convert into each other
+    assert attach_punctuation(attached) == attached == attach_punctuation(split)
+    assert split_punctuation(split) == split == split_punctuation(attached)
+
+
+def test_reference_punctuation_style_counts_word_final_marks() -> None:
+    from htrbatch.evaluate import reference_punctuation_style
+
+    iam = ["turn down the resolution . Mr. Foot's line , he said :"] * 10
+    written = ["turn down the resolution. Mr. Foot's line, he said:"] * 10
+    assert reference_punctuation_style(iam) == "split"
+    assert reference_punctuation_style(written) == "attach"
+    # nine marks (the dot inside "3.5" is none) are too few to go by
+    assert reference_punctuation_style(["Mr. Foot paid 3.5 , then."] * 3) is None
+
+
+def test_punctuation_decoder_wraps_the_decoder_it_is_given() -> None:
+    x = spell_out("Ma , Mr. Go .")
+    greedy = GreedyDecoder(LABELS)
+    assert greedy.decode(x).text == "Ma , Mr. Go ."
+    attached = build_decoder(DecodeOptions(decoder="greedy"), LABELS, 0)  # the default style
+    assert isinstance(attached, PunctuationDecoder) and attached.inner.__class__ is GreedyDecoder
+    assert attached.decode(x) == DecodeResult("Ma, Mr. Go.", greedy.decode(x).confidence)
+    split = build_decoder(DecodeOptions(punctuation="split", lm="none"), LABELS, 0)
+    assert [r.text for r in decode_batch(split, [x, spell_out("Ma, Go.")])] == [
+        "Ma , Mr. Go .",
+        "Ma , Go .",
+    ]
+    spelled = build_decoder(DecodeOptions(decoder="greedy", spell=True), LABELS, 0)
+    assert isinstance(spelled, PunctuationDecoder) and isinstance(spelled.inner, SpellingDecoder)
+    with pytest.raises(OptionsError, match="'tight'"):
+        PunctuationDecoder(greedy, "tight")
+
+
 # --- options ---------------------------------------------------------------------------------
 
 
@@ -183,8 +246,11 @@ def test_option_conflicts_and_bad_values_raise() -> None:
         DecodeOptions(beam_width=0)
     with pytest.raises(OptionsError, match="--workers 0"):
         DecodeOptions(workers=0)
+    with pytest.raises(OptionsError, match="--punctuation spaced.*attach, split, as-decoded"):
+        DecodeOptions(punctuation="spaced")
     # the default LM is not an explicit choice: greedy simply ignores it
-    assert isinstance(build_decoder(DecodeOptions(decoder="greedy"), LABELS, 0), GreedyDecoder)
+    raw = build_decoder(DecodeOptions(decoder="greedy", punctuation="as-decoded"), LABELS, 0)
+    assert isinstance(raw, GreedyDecoder)
     assert DecodeOptions(decoder="greedy", lm="none").lm_path() is None
 
 
@@ -200,7 +266,10 @@ def test_missing_or_broken_lm_raises_naming_the_file(tmp_path: Path) -> None:
 def test_default_lm_loads_and_decodes() -> None:
     assert default_lm_path().is_file(), "run benchmarks/build_lm.py to build the shipped LM"
     decoder = build_decoder(DecodeOptions(spell=True), LABELS, 0)
-    assert isinstance(decoder, SpellingDecoder) and isinstance(decoder.inner, BeamDecoder)
-    assert "Labour" in decoder.lexicon
+    assert isinstance(decoder, PunctuationDecoder) and decoder.style == "attach"
+    speller = decoder.inner
+    assert isinstance(speller, SpellingDecoder) and isinstance(speller.inner, BeamDecoder)
+    assert "Labour" in speller.lexicon
     x = spell_out("Mr . Gaitskell")
-    assert decoder.decode(x).text == "Mr . Gaitskell"
+    assert speller.decode(x).text == "Mr . Gaitskell"
+    assert decoder.decode(x).text == "Mr. Gaitskell"

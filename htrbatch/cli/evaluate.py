@@ -19,11 +19,12 @@ from htrbatch.cli.options import (
     DeviceOpt,
     LmOpt,
     ModelOpt,
+    PunctuationOpt,
     SpellOpt,
     decode_options,
 )
 from htrbatch.errors import HtrError
-from htrbatch.evaluate import evaluate_dataset
+from htrbatch.evaluate import evaluate_dataset, reference_punctuation_style
 from htrbatch.io import write_atomic
 from htrbatch.pipeline import Recognizer, TranscribeOptions
 from htrbatch.segment import SegmentOptions
@@ -54,6 +55,7 @@ def evaluate(
     alpha: AlphaOpt = decode_options().alpha,
     beta: BetaOpt = decode_options().beta,
     spell: SpellOpt = decode_options().spell,
+    punctuation: PunctuationOpt = decode_options().punctuation,
     segmenter: str = typer.Option(
         "none", help="none: each image is one line; auto|projection|seam: images are pages."
     ),
@@ -67,7 +69,13 @@ def evaluate(
             device=device,
             batch_size=batch_size,
             decode=decode_options(
-                decoder=decoder, lm=lm, beam_width=beam_width, alpha=alpha, beta=beta, spell=spell
+                decoder=decoder,
+                lm=lm,
+                beam_width=beam_width,
+                alpha=alpha,
+                beta=beta,
+                spell=spell,
+                punctuation=punctuation,
             ),
         )
         options.validate()
@@ -93,6 +101,15 @@ def evaluate(
 
     for exc in report.errors:
         err_console.print(f"[red]error[/]: {exc}", highlight=False)
+    style = reference_punctuation_style(item.reference for item in report.items)
+    if style is not None and options.decode.punctuation not in (style, "as-decoded"):
+        how = {"split": "stand apart ('tomorrow . Mr.')", "attach": "are attached ('tomorrow.')"}
+        err_console.print(
+            f"[yellow]note[/]: most sentence marks in the references {how[style]}, unlike the "
+            f"predictions (--punctuation {options.decode.punctuation}), so each such mark "
+            f"counts as an error; --punctuation {style} scores in the references' convention.",
+            highlight=False,
+        )
     table = Table(title=f"{dataset}", title_justify="left")
     for col in (
         ["items", "chars"]

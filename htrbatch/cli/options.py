@@ -27,6 +27,15 @@ SpellOpt = Annotated[
     bool, typer.Option("--spell/--no-spell", help="Spell-correct words the LM does not know.")
 ]
 
+PunctuationOpt = Annotated[
+    str,
+    typer.Option(
+        "--punctuation",
+        help="Output spacing of punctuation: attach (written English: 'Mr. Foot, he'), split "
+        "(IAM lines.txt tokens: 'Mr. Foot , he') or as-decoded.",
+    ),
+]
+
 
 def decode_options(**overrides: Any) -> DecodeOptions:
     """DecodeOptions with CLI overrides; with none, the library defaults (used for CLI defaults)."""

@@ -19,6 +19,7 @@ from htrbatch.cli.options import (
     DeviceOpt,
     LmOpt,
     ModelOpt,
+    PunctuationOpt,
     SpellOpt,
     decode_options,
 )
@@ -70,6 +71,7 @@ def transcribe(
     alpha: AlphaOpt = decode_options().alpha,
     beta: BetaOpt = decode_options().beta,
     spell: SpellOpt = decode_options().spell,
+    punctuation: PunctuationOpt = decode_options().punctuation,
     formats: str = typer.Option(
         "txt,json", "--format", help="Comma-separated output formats: txt,json."
     ),
@@ -118,7 +120,13 @@ def transcribe(
             batch_size=batch_size,
             segment=SegmentOptions(method=segmenter),
             decode=decode_options(
-                decoder=decoder, lm=lm, beam_width=beam_width, alpha=alpha, beta=beta, spell=spell
+                decoder=decoder,
+                lm=lm,
+                beam_width=beam_width,
+                alpha=alpha,
+                beta=beta,
+                spell=spell,
+                punctuation=punctuation,
             ),
             precision=precision,
             threads=threads,
