@@ -447,8 +447,10 @@ class DecodeOptions:
 
     decoder: str = "beam"
     lm: str = "default"
-    alpha: float = 0.5
-    beta: float = 0.0  # tuned on testset_v renderings: benchmarks/results/decode-val.json
+    # tuned with --punctuation attach on testset_v renderings, confirmed on the alt renderer's
+    # (benchmarks/results/v8-decode-val-attach*.json, v8-decode-val_alt-attach.json)
+    alpha: float = 0.4
+    beta: float = 2.0
     beam_width: int = 25
     spell: bool = False
     workers: int = 1
