@@ -353,8 +353,9 @@ class SpellingDecoder:
 # A mark that closes (or ends) what comes before it, and the spaces in front of it.
 _SPACE_BEFORE_CLOSER = re.compile(r" +(?=[.,;:?!)])")
 _SPACE_AFTER_OPENER = re.compile(r"(?<=\() +")
-# Marks IAM's transcriptions write as tokens of their own; "Mr." and "..." stay whole.
+# Marks IAM's transcriptions write as tokens of their own ("..." is one token).
 _SPLIT_MARK = re.compile(r"\.{2,}|[.,;:?!()\"]")
+_TRAILING_MARK = re.compile(r"(?:\.{2,}|[.,;:?!()\"])$")
 _ABBREVIATIONS = frozenset({"Mr", "Mrs", "Dr", "St", "Messrs", "Mme", "Mlle", "Prof", "Rev"})
 
 
@@ -368,7 +369,7 @@ def attach_punctuation(text: str) -> str:
     text = _SPACE_AFTER_OPENER.sub("", _SPACE_BEFORE_CLOSER.sub("", text))
     if '"' not in text:
         return text
-    drop = set()  # indices of spaces to remove
+    drop: set[int] = set()  # indices of spaces to remove
     last = len(text) - 1
     quotes = 0
     for i, ch in enumerate(text):
@@ -399,7 +400,7 @@ def split_punctuation(text: str) -> str:
             word = word[m.end() :]
         trail: list[str] = []
         while True:
-            m = re.search(r"(\.{2,}|[.,;:?!()\"])$", word)
+            m = _TRAILING_MARK.search(word)
             if m is None or m.start() == 0:
                 break
             core = word[: m.start()]
