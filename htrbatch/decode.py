@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 logging.getLogger("pyctcdecode").addHandler(logging.NullHandler())
 
 DECODERS = ("greedy", "beam")
-PUNCTUATION_STYLES = ("attach", "split", "as-decoded")
 
 # Beam batches smaller than this are decoded in-process: forking work out costs more than it saves.
 MIN_POOL_BATCH = 8
@@ -354,8 +353,9 @@ class SpellingDecoder:
 _SPACE_BEFORE_CLOSER = re.compile(r" +(?=[.,;:?!)])")
 _SPACE_AFTER_OPENER = re.compile(r"(?<=\() +")
 # Marks IAM's transcriptions write as tokens of their own ("..." is one token).
-_SPLIT_MARK = re.compile(r"\.{2,}|[.,;:?!()\"]")
-_TRAILING_MARK = re.compile(r"(?:\.{2,}|[.,;:?!()\"])$")
+_MARK_TOKEN = r"\.{2,}|[.,;:?!()\"]"
+_SPLIT_MARK = re.compile(_MARK_TOKEN)
+_TRAILING_MARK = re.compile(f"(?:{_MARK_TOKEN})$")
 _ABBREVIATIONS = frozenset({"Mr", "Mrs", "Dr", "St", "Messrs", "Mme", "Mlle", "Prof", "Rev"})
 
 
@@ -413,20 +413,21 @@ def split_punctuation(text: str) -> str:
     return " ".join(words)
 
 
-_PUNCTUATION_FIXES = {"attach": attach_punctuation, "split": split_punctuation}
+PUNCTUATION_FIXES = {"attach": attach_punctuation, "split": split_punctuation}
+PUNCTUATION_STYLES = (*PUNCTUATION_FIXES, "as-decoded")
 
 
 class PunctuationDecoder:
     """Wraps another decoder and gives its text one punctuation style (see the module doc)."""
 
     def __init__(self, inner: Decoder, style: str = "attach") -> None:
-        if style not in _PUNCTUATION_FIXES:
+        if style not in PUNCTUATION_FIXES:
             raise OptionsError(
-                f"punctuation style {style!r}: must be one of {', '.join(_PUNCTUATION_FIXES)}"
+                f"punctuation style {style!r}: must be one of {', '.join(PUNCTUATION_FIXES)}"
             )
         self.inner = inner
         self.style = style
-        self._fix = _PUNCTUATION_FIXES[style]
+        self._fix = PUNCTUATION_FIXES[style]
 
     def decode(self, logprobs: np.ndarray) -> DecodeResult:
         """``logprobs``: float32 (T, C) log-softmax of one line."""
