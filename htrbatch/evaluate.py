@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from htrbatch.data.datasets import load_dataset
-from htrbatch.errors import InputError
+from htrbatch.decode import PUNCTUATION_FIXES, PUNCTUATION_STYLES
+from htrbatch.errors import InputError, OptionsError
 from htrbatch.io import read_pages
 from htrbatch.metrics import corpus_rates, line_cer, normalize_text
 from htrbatch.pipeline import Recognizer
@@ -42,6 +43,10 @@ class EvalReport:
     seconds: float
     items: list[EvalItem] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    # how the references space their sentence marks (None: too few marks to tell), and the
+    # style the predictions were re-spaced to before scoring (None: scored as decoded)
+    reference_punctuation: str | None = None
+    scored_punctuation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +55,8 @@ class EvalReport:
             "lines": self.lines,
             "chars": self.chars,
             "seconds": round(self.seconds, 3),
+            "reference_punctuation": self.reference_punctuation,
+            "scored_punctuation": self.scored_punctuation,
             "items": [i.to_dict() for i in self.items],
             "errors": [str(e) for e in self.errors],
         }
@@ -75,12 +82,37 @@ def reference_punctuation_style(references: Iterable[str], min_marks: int = 20) 
     return "split" if spaced > attached else "attach"
 
 
+EVAL_PUNCTUATION = ("auto", *PUNCTUATION_STYLES)
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How predictions are compared with references.
+
+    ``punctuation``: ``auto`` (the default) re-spaces the predictions' sentence marks to the
+    references' convention when the references show one (:func:`reference_punctuation_style`,
+    decided from the references alone, once for the whole set); ``attach`` or ``split``
+    re-space them to that style; ``as-decoded`` scores the text as the decoder gave it.
+    Spacing before a mark is a transcription convention, not something read from the ink:
+    IAM ``lines.txt`` writes ``tomorrow . Mr.``, IAM-OnDB ``tomorrow. Mr.``.
+    """
+
+    punctuation: str = "auto"
+
+    def validate(self) -> None:
+        if self.punctuation not in EVAL_PUNCTUATION:
+            raise OptionsError(
+                f"--punctuation {self.punctuation}: must be one of {', '.join(EVAL_PUNCTUATION)}"
+            )
+
+
 def evaluate_dataset(
     dataset: str | Path,
     recognizer: Recognizer,
     chunk: int = 256,
     progress: Callable[[int, int], None] | None = None,
     segment: SegmentOptions | None = None,
+    scoring: ScoringOptions | None = None,
 ) -> EvalReport:
     """Recognise every labelled line of ``dataset`` (IAM layout or ``.gt.txt`` sidecars).
 
@@ -89,10 +121,16 @@ def evaluate_dataset(
     spaces), which measures segmentation and recognition together.
 
     An unreadable image is reported in ``errors`` and scored as an empty prediction, so a broken
-    file can only make the figures worse, never better.
+    file can only make the figures worse, never better. ``scoring`` (default
+    :class:`ScoringOptions`) says how the predictions' punctuation is spaced before scoring.
     """
     t0 = time.perf_counter()
+    scoring = scoring or ScoringOptions()
+    scoring.validate()
     samples = load_dataset(dataset)
+    ref_style = reference_punctuation_style(s.text for s in samples)
+    scored_style = ref_style if scoring.punctuation == "auto" else scoring.punctuation
+    respace = PUNCTUATION_FIXES.get(scored_style or "", lambda text: text)
     items: list[EvalItem] = []
     errors: list[InputError] = []
     for start in range(0, len(samples), chunk):
@@ -114,7 +152,7 @@ def evaluate_dataset(
             n_lines.append(len(lines))
         decoded = iter(recognizer.recognize(crops))
         for s, n in zip(part, n_lines):
-            pred = " ".join(next(decoded).text for _ in range(n))
+            pred = respace(" ".join(next(decoded).text for _ in range(n)))
             ref = normalize_text(s.text)
             items.append(EvalItem(s.id, ref, normalize_text(pred), line_cer(ref, pred)))
         if progress:
@@ -128,4 +166,6 @@ def evaluate_dataset(
         seconds=time.perf_counter() - t0,
         items=items,
         errors=errors,
+        reference_punctuation=ref_style,
+        scored_punctuation=scored_style if scored_style in PUNCTUATION_FIXES else None,
     )

@@ -306,19 +306,26 @@ def test_train_command_smoke(line_dataset: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "'huge'" in r.stderr and "small, base" in r.stderr
 
 
-def test_evaluate_notes_references_in_another_punctuation_style(
+def test_evaluate_scores_punctuation_in_the_references_convention(
     line_dataset: Path, tmp_path: Path, tiny_checkpoint: Path
 ) -> None:
     # IAM lines.txt style references: every mark a token of its own
     for i, gt in enumerate(sorted(line_dataset.glob("*.gt.txt"))):
         gt.write_text("so , he said . then ; no ? yes !" if i % 2 else "a , b .", encoding="utf-8")
     base = ["evaluate", str(line_dataset), "--model", str(tiny_checkpoint), "--decoder", "greedy"]
-    r = _run(base)
+    report = tmp_path / "r.json"
+    r = _run([*base, "--json", str(report)])  # default: auto
     assert r.exit_code == 0, r.output
-    assert "--punctuation split scores in the references' convention" in r.stderr
+    assert "scored in that style (--punctuation auto)" in r.stderr
+    doc = json.loads(report.read_text())
+    assert doc["reference_punctuation"] == doc["scored_punctuation"] == "split"
+    r = _run([*base, "--punctuation", "attach"])
+    assert r.exit_code == 0, r.output
+    assert "--punctuation split or auto scores in the references' convention" in r.stderr
     for style in ("split", "as-decoded"):
-        r = _run([*base, "--punctuation", style])
+        r = _run([*base, "--punctuation", style, "--json", str(report)])
         assert r.exit_code == 0 and "note" not in r.stderr, r.output
+        assert json.loads(report.read_text())["scored_punctuation"] is None
 
 
 def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) -> None:
@@ -335,4 +342,5 @@ def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) 
     r = _run([*base, "--segmenter", "magic"])
     assert r.exit_code == 2 and "magic" in r.stderr
     r = _run([*base, "--punctuation", "spaced"])
-    assert r.exit_code == 2 and "--punctuation spaced" in r.stderr and "Traceback" not in r.output
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "--punctuation spaced: must be one of auto, attach, split" in r.stderr

@@ -17,7 +17,7 @@ def test_iam_layout_uses_only_rows_with_images(tmp_path: Path) -> None:
     (tmp_path / "lines.txt").write_text(
         "#--- IAM lines.txt header\n"
         "a01-000u-00 ok 154 19 408 746 1661 89 A|MOVE|to|stop|Mr.|Gaitskell\n"
-        "a01-000u-01 err 156 19 395 932 1850 105 nominating|any|more\n"
+        "a01-000u-01 err 156 19 395 932 1850 105 to|&quot;|prop|up|&quot;|R&amp;D\n"
         "a01-000u-02 ok 157 16 408 1106 1838 93 missing|image\n",
         encoding="utf-8",
     )
@@ -27,6 +27,7 @@ def test_iam_layout_uses_only_rows_with_images(tmp_path: Path) -> None:
     samples = load_dataset(tmp_path)
     assert [s.id for s in samples] == ["a01-000u-00", "a01-000u-01"]
     assert samples[0].text == "A MOVE to stop Mr. Gaitskell"
+    assert samples[1].text == 'to " prop up " R&D'
 
 
 def test_sidecar_layout_recursive(tmp_path: Path) -> None:

@@ -17,14 +17,14 @@ from htrbatch.cli.options import (
     BetaOpt,
     DecoderOpt,
     DeviceOpt,
+    EvalPunctuationOpt,
     LmOpt,
     ModelOpt,
-    PunctuationOpt,
     SpellOpt,
     decode_options,
 )
 from htrbatch.errors import HtrError
-from htrbatch.evaluate import evaluate_dataset, reference_punctuation_style
+from htrbatch.evaluate import ScoringOptions, evaluate_dataset
 from htrbatch.io import write_atomic
 from htrbatch.pipeline import Recognizer, TranscribeOptions
 from htrbatch.segment import SegmentOptions
@@ -55,7 +55,7 @@ def evaluate(
     alpha: AlphaOpt = decode_options().alpha,
     beta: BetaOpt = decode_options().beta,
     spell: SpellOpt = decode_options().spell,
-    punctuation: PunctuationOpt = decode_options().punctuation,
+    punctuation: EvalPunctuationOpt = ScoringOptions.punctuation,
     segmenter: str = typer.Option(
         "none", help="none: each image is one line; auto|projection|seam: images are pages."
     ),
@@ -64,6 +64,11 @@ def evaluate(
     if not dataset.exists():
         fail(f"{dataset}: no such dataset folder")
     try:
+        ScoringOptions(punctuation=punctuation).validate()  # names auto among the choices
+        # auto: decode as transcribe would, then re-space to the references' convention;
+        # an explicit style is the decoder's, scored as it comes out
+        auto = punctuation == "auto"
+        scoring = ScoringOptions(punctuation="auto" if auto else "as-decoded")
         options = TranscribeOptions(
             model=model,
             device=device,
@@ -75,7 +80,7 @@ def evaluate(
                 alpha=alpha,
                 beta=beta,
                 spell=spell,
-                punctuation=punctuation,
+                punctuation=decode_options().punctuation if auto else punctuation,
             ),
         )
         options.validate()
@@ -95,19 +100,27 @@ def evaluate(
                 recognizer,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 segment=segment,
+                scoring=scoring,
             )
     except HtrError as exc:
         fail(str(exc))
 
     for exc in report.errors:
         err_console.print(f"[red]error[/]: {exc}", highlight=False)
-    style = reference_punctuation_style(item.reference for item in report.items)
-    if style is not None and options.decode.punctuation not in (style, "as-decoded"):
-        how = {"split": "stand apart ('tomorrow . Mr.')", "attach": "are attached ('tomorrow.')"}
+    style, decoded = report.reference_punctuation, options.decode.punctuation
+    how = {"split": "stand apart ('tomorrow . Mr.')", "attach": "are attached ('tomorrow.')"}
+    if report.scored_punctuation is not None and report.scored_punctuation != decoded:
+        err_console.print(
+            f"[yellow]note[/]: most sentence marks in the references {how[style]}, so the "
+            f"predictions were scored in that style (--punctuation auto); --punctuation "
+            f"{decoded} scores them as transcribe writes them.",
+            highlight=False,
+        )
+    elif style is not None and punctuation not in ("auto", style, "as-decoded"):
         err_console.print(
             f"[yellow]note[/]: most sentence marks in the references {how[style]}, unlike the "
-            f"predictions (--punctuation {options.decode.punctuation}), so each such mark "
-            f"counts as an error; --punctuation {style} scores in the references' convention.",
+            f"predictions (--punctuation {decoded}), so each such mark counts as an error; "
+            f"--punctuation {style} or auto scores in the references' convention.",
             highlight=False,
         )
     table = Table(title=f"{dataset}", title_justify="left")

@@ -35,6 +35,15 @@ PunctuationOpt = Annotated[
         "(IAM lines.txt tokens: 'Mr. Foot , he') or as-decoded.",
     ),
 ]
+EvalPunctuationOpt = Annotated[
+    str,
+    typer.Option(
+        "--punctuation",
+        help="Spacing of punctuation in the scored predictions: auto (the references' "
+        "convention, detected once for the whole set), attach ('Mr. Foot, he'), split "
+        "('Mr. Foot , he') or as-decoded.",
+    ),
+]
 
 
 def decode_options(**overrides: Any) -> DecodeOptions:

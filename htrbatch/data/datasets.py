@@ -2,7 +2,8 @@
 
 Two layouts are recognised automatically:
 - IAM: ``lines.txt`` (IAM's ascii/lines.txt format) beside ``lines/<a01>/<a01-000u>/<id>.png``;
-  only rows whose image exists are used, and ``|`` in the transcription means a space.
+  only rows whose image exists are used, ``|`` in the transcription means a space, and XML
+  character entities (``&quot;``, as in text copied from IAM's XML files) are decoded.
 - sidecars: a folder (searched recursively) of images, each with ``<name>.gt.txt`` beside it.
 """
 
@@ -15,6 +16,8 @@ from htrbatch.errors import DatasetError
 from htrbatch.metrics import normalize_text
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+# the five XML entities; "&amp;" last, so "&amp;quot;" stays "&quot;"
+_XML_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def _load_iam(root: Path) -> list[Sample]:
         )
         if image is None:
             continue
+        for entity, char in _XML_ENTITIES:
+            text = text.replace(entity, char)
         samples.append(Sample(line_id, image, normalize_text(text.replace("|", " "))))
     return samples
 
