@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from htrbatch.errors import HtrError, LanguageModelError, OptionsError
-from htrbatch.lm import read_arpa_unigrams, read_unigrams, unigrams_path_for
+from htrbatch.lm import keeps_final_dot, read_arpa_unigrams, read_unigrams, unigrams_path_for
 
 if TYPE_CHECKING:
     from autocorrect import Speller
@@ -356,7 +356,6 @@ _SPACE_AFTER_OPENER = re.compile(r"(?<=\() +")
 _MARK_TOKEN = r"\.{2,}|[.,;:?!()\"]"
 _SPLIT_MARK = re.compile(_MARK_TOKEN)
 _TRAILING_MARK = re.compile(f"(?:{_MARK_TOKEN})$")
-_ABBREVIATIONS = frozenset({"Mr", "Mrs", "Dr", "St", "Messrs", "Mme", "Mlle", "Prof", "Rev"})
 # Clitics, as IAM and IAM-OnDB both write them: contractions stand apart ("I 'm", "you 're",
 # "it 's" = it is/has), possessives and "n't" are attached ("Lloyd's", "don't"); testset_v +
 # testset_t references: 45 of 47 contractions and 18 of 20 pronoun "'s" apart, 53 of 56
@@ -426,8 +425,7 @@ def split_punctuation(text: str) -> str:
             if m is None or m.start() == 0:
                 break
             core = word[: m.start()]
-            initialism = "." in core and core.replace(".", "").isalpha()
-            if m.group(0) == "." and (core in _ABBREVIATIONS or initialism):
+            if m.group(0) == "." and keeps_final_dot(core):
                 break  # "Mr." and "U.S." keep their final dot
             trail.insert(0, m.group(0))
             word = core

@@ -1,8 +1,9 @@
 """Build word n-gram language models for beam decoding.
 
 Text is tokenised like the IAM / LOB transcriptions the recogniser is trained on: punctuation is
-split off into tokens of its own (``Mr. Gaitskell,`` -> ``Mr . Gaitskell ,``), word-internal
-hyphens and apostrophes stay (``Left-wing``, ``don't``), case is kept. Every input line is one
+split off into tokens of its own (``resolution. Mr. Gaitskell,`` -> ``resolution . Mr. Gaitskell
+,``) except the dot of an abbreviation or initialism (``Mr.``, ``U.S.``), word-internal hyphens
+and apostrophes stay (``Left-wing``, ``don't``), case is kept. Every input line is one
 "sentence" (``<s> ... </s>``), because the decoder scores one handwritten line at a time with
 sentence boundaries at both ends.
 
@@ -46,6 +47,8 @@ MAX_ORDER = 6
 _CLITICS = frozenset({"'s", "'ll", "'d", "'m", "'re", "'ve", "n't", "'t"})
 _CHUNK = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
 _PUNCT_RUN = re.compile(r"\.+|.", re.DOTALL)
+# Words IAM writes with their final dot ("Mr.", "U.S."); any other dot is a token of its own.
+ABBREVIATIONS = frozenset({"Mr", "Mrs", "Dr", "St", "Messrs", "Mme", "Mlle", "Prof", "Rev"})
 
 # lmplz's --discount_fallback values (D1, D2, D3+), used when a tiny corpus has no n-grams of
 # some adjusted count and Chen & Goodman's estimate is undefined.
@@ -67,6 +70,11 @@ class LmBuildResult:
     backend: str  # "lmplz" or "python"
 
 
+def keeps_final_dot(core: str) -> bool:
+    """True for an abbreviation or initialism that IAM writes with its dot (``Mr``, ``U.S``)."""
+    return core in ABBREVIATIONS or ("." in core and core.replace(".", "").isalpha())
+
+
 def tokenize(line: str) -> list[str]:
     """Split one line of text into IAM/LOB-style tokens (see the module docstring)."""
     tokens: list[str] = []
@@ -79,6 +87,8 @@ def tokenize(line: str) -> list[str]:
         lead, core, trail = _CHUNK.match(chunk).groups()  # type: ignore[union-attr]
         if lead.endswith("'") and ("'" + core).lower() in _CLITICS:
             lead, core = lead[:-1], "'" + core
+        if trail.startswith(".") and not trail.startswith("..") and keeps_final_dot(core):
+            core, trail = core + ".", trail[1:]
         tokens += _PUNCT_RUN.findall(lead)
         if core:
             tokens.append(core)
