@@ -61,11 +61,11 @@ def _load_iam(root: Path) -> list[Sample]:
         if not raw.strip() or raw.startswith("#"):
             continue
         parts = raw.split(" ")
-        # id, status, graylevel, #components, x, y, w, h, grammatical tag, transcription
+        # id, segmentation status, gray level, #components, x, y, w, h, then the transcription
         if len(parts) < 9:
             raise DatasetError(f"{lines_txt}:{n}: expected at least 9 fields, got {len(parts)}")
         line_id = parts[0]
-        # 8 status/geometry fields, then the transcription with | for spaces.
+        # after those 8 fields the transcription, | for spaces (rejoined if it held a space)
         text = " ".join(parts[8:])
         pieces = line_id.split("-")
         if len(pieces) < 3:
