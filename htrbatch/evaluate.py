@@ -68,8 +68,9 @@ _MARK = re.compile(r"(?<=\S)( ?)[.,;:?!](?= |$)")
 def reference_punctuation_style(references: Iterable[str], min_marks: int = 20) -> str | None:
     """How a labelled set spaces its sentence marks: ``"split"`` when most ``.,;:?!`` that end
     a word stand apart (``tomorrow . Mr.``, IAM ``lines.txt`` tokens joined by spaces),
-    ``"attach"`` when most do not, None with fewer than ``min_marks`` marks to go by. Lets the
-    CLI warn when the references and ``--punctuation`` follow different conventions."""
+    ``"attach"`` when most do not, None with fewer than ``min_marks`` marks to go by. What
+    ``ScoringOptions(punctuation="auto")`` scores in, and what the CLI warns about when an
+    explicit ``--punctuation`` follows the other convention."""
     spaced = attached = 0
     for ref in references:
         for m in _MARK.finditer(ref):
@@ -129,8 +130,8 @@ def evaluate_dataset(
     scoring.validate()
     samples = load_dataset(dataset)
     ref_style = reference_punctuation_style(s.text for s in samples)
-    scored_style = ref_style if scoring.punctuation == "auto" else scoring.punctuation
-    respace = PUNCTUATION_FIXES.get(scored_style or "", lambda text: text)
+    style = ref_style if scoring.punctuation == "auto" else scoring.punctuation
+    respace = PUNCTUATION_FIXES.get(style)  # None: as decoded (as-decoded, or auto undecided)
     items: list[EvalItem] = []
     errors: list[InputError] = []
     for start in range(0, len(samples), chunk):
@@ -152,7 +153,8 @@ def evaluate_dataset(
             n_lines.append(len(lines))
         decoded = iter(recognizer.recognize(crops))
         for s, n in zip(part, n_lines):
-            pred = respace(" ".join(next(decoded).text for _ in range(n)))
+            pred = " ".join(next(decoded).text for _ in range(n))
+            pred = respace(pred) if respace else pred
             ref = normalize_text(s.text)
             items.append(EvalItem(s.id, ref, normalize_text(pred), line_cer(ref, pred)))
         if progress:
@@ -167,5 +169,5 @@ def evaluate_dataset(
         items=items,
         errors=errors,
         reference_punctuation=ref_style,
-        scored_punctuation=scored_style if scored_style in PUNCTUATION_FIXES else None,
+        scored_punctuation=style if respace else None,
     )
