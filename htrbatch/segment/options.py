@@ -1,0 +1,89 @@
+"""Options and result of page segmentation (:func:`htrbatch.segment.segment_page`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from htrbatch.errors import OptionsError
+from htrbatch.preprocess import PreprocessOptions
+from htrbatch.types import LineImage
+
+METHODS = ("auto", "projection", "seam", "none")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """How a page is split into lines. Lengths relative to the typical text height are in units
+    of the page's area-weighted median component height (``h``)."""
+
+    method: str = "auto"
+    """One of auto | projection | seam | none."""
+    preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
+    analysis_side: int = 1200
+    """Longest side (px) of the downscaled map used for line finding and seams."""
+    pad: int = 4
+    """Paper-coloured margin (px) around each line crop."""
+    min_text_height: float = 0.4
+    """A candidate is a text line when it owns a component at least this tall (x h)."""
+    min_valley_depth: float = 0.15
+    """projection: two profile peaks are separate lines only if the valley between them is at
+    least this much (relative) lower than the smaller peak."""
+    min_line_mass: float = 0.04
+    """A line holds at least this fraction of the median line's ink (a one-word last line does)."""
+    max_straddle: float = 0.4
+    """Two neighbouring candidates are one line when components crossing both carry more than
+    this fraction of their ink."""
+    companion_mass: float = 0.35
+    """A candidate closer than about half the line pitch to a neighbour with 1/this times its ink
+    is that neighbour's ascender/descender zone, not a line."""
+    ridge_window: float = 2.5
+    """seam/auto: width (x h, and at least 1/16 of the page width) of the box filter, applied
+    twice, that blurs the ink along lines."""
+    ridge_join_gap: float = 8.0
+    """seam/auto: ridge pieces this far apart (x h) at about the same height join into one line."""
+    seam_ink_cost: float = 40.0
+    """Cost of a seam step on ink (analysis pixels); detours shorter than ~this are preferred."""
+    seam_dist_cost: float = 4.0
+    """Cost 4/(1 + distance to ink): keeps seams in the middle of gaps."""
+    seam_dev_cost: float = 1.0
+    """Vertical-deviation cost: this much next to a line's curve, falling linearly to 0 midway
+    between the two curves (the start row when lines are flat): keeps seams near the middle of
+    the gap."""
+    seam_step_cost: float = 0.5
+    """Extra cost of each diagonal or vertical move."""
+    seam_text_height: float = 12.0
+    """The A* search runs on the ink map shrunk by an integer factor until text is about this
+    many nodes tall (never enlarged)."""
+    auto_touch_px: int = 2
+    """auto uses seams when no straight cut between two lines crosses at most this many ink
+    pixels (analysis px)."""
+
+    def validate(self) -> None:
+        """Raise :class:`OptionsError` for values that cannot work."""
+        if self.method not in METHODS:
+            raise OptionsError(
+                f"segment method must be one of {', '.join(METHODS)}, got {self.method!r}"
+            )
+        if self.analysis_side < 64:
+            raise OptionsError(f"analysis_side must be >= 64, got {self.analysis_side}")
+        if self.pad < 0:
+            raise OptionsError(f"pad must be >= 0, got {self.pad}")
+        if self.ridge_window <= 0 or self.ridge_join_gap < 0:
+            raise OptionsError("ridge_window must be > 0 and ridge_join_gap >= 0")
+        self.preprocess.validate()
+
+
+@dataclass
+class Segmentation:
+    """Lines found on a page, top to bottom."""
+
+    lines: list[LineImage]
+    """Crops (cleaned, deskewed, uint8 (h, w)) with boxes in input pixels."""
+    skew_deg: float
+    """Skew removed before segmenting (> 0: lines rose to the right)."""
+    method: str
+    """The method actually used (auto resolves to projection or seam)."""
+    separators: list[np.ndarray] = field(default_factory=list)
+    """Cuts between lines, each an int32 (N, 2) polyline of (x, y) in input pixels."""

@@ -1,0 +1,149 @@
+"""Stage orchestration: :func:`segment_page`.
+
+The page is cleaned and its skew estimated (:mod:`htrbatch.preprocess`), rotated so the lines are
+horizontal on average, and analysed on a downscaled ink-coverage map: candidates
+(:mod:`~htrbatch.segment.candidates`), checked (:mod:`~htrbatch.segment.rules`), separated
+(:mod:`~htrbatch.segment.separators`, :mod:`~htrbatch.segment.seams`) and cut out
+(:mod:`~htrbatch.segment.cut`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from htrbatch.preprocess import _check_gray, preprocess_page, rotate_page
+from htrbatch.segment.candidates import components, profile_candidates, ridge_candidates
+from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
+from htrbatch.segment.options import Segmentation, SegmentOptions
+from htrbatch.segment.rules import validate_candidates
+from htrbatch.segment.seams import seams
+from htrbatch.segment.separators import order_fences, straight_cuts, valley
+from htrbatch.types import LineImage
+
+
+def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Segmentation:
+    """Split a page image into text lines.
+
+    Args:
+        gray: uint8 (H, W) grayscale, dark ink on light paper, any size (also a single line or an
+            empty page). A (H, W, 3) BGR array is converted.
+        options: see :class:`SegmentOptions`.
+
+    Returns:
+        :class:`Segmentation` with lines sorted top to bottom; no lines on a blank page.
+    """
+    options = options or SegmentOptions()
+    options.validate()
+    gray = _check_gray(gray)
+    h, w = gray.shape
+    pre = preprocess_page(gray, options.preprocess)
+    if options.method == "none":
+        return Segmentation([LineImage(pre.image.copy(), (0, 0, w, h))], 0.0, "none")
+    if min(h, w) < 8:
+        # Too small to have a layout: one line if anything is written, else nothing.
+        if pre.binary.any():
+            return Segmentation([LineImage(pre.image.copy(), (0, 0, w, h))], 0.0, "projection")
+        return Segmentation([], 0.0, "projection")
+    if not pre.binary.any():
+        return Segmentation([], pre.skew_deg, "projection")
+
+    skew = pre.skew_deg
+    img_r, m = rotate_page(pre.image, -skew, fill=255)
+    bin_r, _ = rotate_page(pre.binary, -skew, fill=0)
+    rh, rw = bin_r.shape
+    # Downscale factor for analysis; identical in x and y so distances keep their meaning.
+    f = min(1.0, options.analysis_side / max(rh, rw))
+    ah, aw = max(1, round(rh * f)), max(1, round(rw * f))
+    # uint8 0/255 resizes much faster than float; coverage back in [0, 1].
+    cover = cv2.resize(bin_r.view(np.uint8) * np.uint8(255), (aw, ah), interpolation=cv2.INTER_AREA)
+    cover = cover.astype(np.float32) / 255.0
+    ink_a = cover > 0.15
+
+    edge, edge_rows = _border_zone(m, f, (h, w), (ah, aw))
+
+    comps = components(ink_a)
+    if comps is None:
+        return Segmentation([], skew, "projection")
+    if options.method == "projection":
+        centres, smooth = profile_candidates(cover, comps.h_ref, options)
+    else:
+        centres, smooth = ridge_candidates(cover, comps.h_ref, options), None
+    lines = validate_candidates(centres, comps, edge, options, edge_rows)
+    kept = [ln.centre for ln in lines if ln.keep]
+    if kept and len(kept) < len(centres):
+        # Absorbed and dropped candidates no longer claim components: check the lines again
+        # (a stray mark far from the lines is trimmed off its line's box when cutting).
+        lines = validate_candidates(np.stack(kept), comps, edge, options, edge_rows)
+    if options.method == "auto" and sum(ln.keep for ln in lines) == 2:
+        # Line images must stay whole: a stray tall stroke can give a second ridge, but not a
+        # second peak in the profile of the whole image.
+        flat, smooth = profile_candidates(cover, comps.h_ref, options)
+        single = validate_candidates(flat, comps, edge, options, edge_rows)
+        if sum(ln.keep for ln in single) == 1:
+            lines = [ln for ln in single if ln.keep]
+    if not lines:
+        return Segmentation([], skew, "projection")
+
+    method = options.method
+    fences = order_fences(np.stack([ln.centre for ln in lines]), ah)
+    cuts: list[np.ndarray] | None = None
+    if method == "projection":
+        cuts = [
+            np.full(aw, float(valley(smooth, int(fences[i, 0]), int(fences[i + 1, 0]))))
+            for i in range(len(lines) - 1)
+        ]
+    elif method == "auto":
+        cuts = straight_cuts(ink_a, fences, options.auto_touch_px)
+        method = "projection" if cuts is not None else "seam"
+    if cuts is None:
+        cuts = seams(ink_a, fences, comps.h_ref, options)
+
+    # Separators in full-resolution rotated coordinates: y per column, length rw.
+    xa = (np.arange(rw) + 0.5) * f - 0.5
+    cuts_full = [(np.interp(xa, np.arange(aw), c) + 0.5) / f - 0.5 for c in cuts]
+    inv = cv2.invertAffineTransform(m)
+    spacing = line_pitch(fences, lines) / f
+    out: list[LineImage] = []
+    for i, ln in enumerate(lines):
+        if not ln.keep:
+            continue
+        top = cuts_full[i - 1] if i > 0 else np.full(rw, -1.0)
+        bottom = cuts_full[i] if i < len(lines) - 1 else np.full(rw, float(rh))
+        line = cut_line(img_r, bin_r, top, bottom, inv, (h, w), options.pad, spacing)
+        if line is not None:
+            out.append(line)
+    separators = [to_input_polyline(c, inv, (h, w)) for c in cuts_full]
+    return Segmentation(out, float(skew), method, separators)
+
+
+def _border_zone(
+    m: np.ndarray, f: float, in_shape: tuple[int, int], map_shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Pixels of the analysis map at or next to the edge of the input image (which is slanted
+    after deskewing).
+
+    Args:
+        m: (2, 3) map from input to rotated (x, y); f: analysis scale; in_shape: input (H, W);
+            map_shape: analysis map (h, w).
+
+    Returns:
+        ``(edge, (rows_top, rows_bot))``: bool (h, w) the border zone, and float64 (w,) per
+        column the first and last row clear of it.
+    """
+    h, w = in_shape
+    ah, aw = map_shape
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], dtype=np.float64)
+    quad = (corners @ m.T) * f  # (4, 3) @ (3, 2) -> (4, 2) corners on the analysis map
+    inside_a = np.zeros((ah, aw), np.uint8)
+    cv2.fillConvexPoly(inside_a, np.round(quad).astype(np.int32), 1)
+    edge = cv2.dilate(1 - inside_a, np.ones((5, 5), np.uint8)) > 0
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    # Per column, the first and last row clear of the border zone: the input's top and bottom
+    # edges (slanted after deskewing); the map's own limits in columns that are all border.
+    clear = ~edge
+    anyc = clear.any(axis=0)
+    rows_top = np.where(anyc, np.argmax(clear, axis=0), 0).astype(np.float64)
+    rows_bot = np.where(anyc, ah - 1 - np.argmax(clear[::-1], axis=0), ah - 1).astype(np.float64)
+    return edge, (rows_top, rows_bot)
