@@ -38,6 +38,8 @@ class Components:
 
 
 def components(ink: np.ndarray) -> Components | None:
+    """Connected components (8-connected) of a bool (h, w) ink map and the typical text height;
+    None when there is no ink."""
     n, labels, stats, cents = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     if n <= 1:
         return None
