@@ -41,3 +41,22 @@ class DatasetError(HtrError):
 
 class LanguageModelError(HtrError):
     """A language model cannot be built or loaded."""
+
+
+class OutputNameError(HtrError):
+    """Two inputs of one batch would write the same output file (see htrbatch.outputs)."""
+
+    SHOWN = 10
+
+    def __init__(self, clashes: list[str]) -> None:
+        self.clashes = list(clashes)
+        shown = "; ".join(self.clashes[: self.SHOWN])
+        more = len(self.clashes) - self.SHOWN
+        if more > 0:
+            shown += f"; and {more} more"
+        n = len(self.clashes)
+        super().__init__(
+            f"{n} output name clash{'es' if n > 1 else ''}, nothing was done: {shown}. "
+            "Outputs mirror each input folder's tree, so rename one file of each pair, or "
+            "transcribe them in separate runs with different --out folders"
+        )

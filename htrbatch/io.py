@@ -7,11 +7,15 @@ is not a usable image raises :class:`htrbatch.errors.InputError` naming the file
 
 from __future__ import annotations
 
-import glob
+import functools
 import os
+import re
+import socket
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -79,24 +83,35 @@ def read_pages(path: str | Path) -> list[PageImage]:
         raise InputError(path, f"cannot decode image ({exc})") from None
 
 
+@dataclass(frozen=True)
+class FoundFile:
+    """An input file and the folder it was found under (None when it was named directly).
+
+    Output names mirror the tree below ``root`` (see :mod:`htrbatch.outputs`)."""
+
+    path: Path
+    root: Path | None = None
+
+
 def expand_inputs(
     inputs: Iterable[str], stdin: TextIO | None = None
-) -> tuple[list[Path], list[InputError]]:
+) -> tuple[list[FoundFile], list[InputError]]:
     """Turn command-line inputs into image files.
 
     A directory is searched recursively for image files (sorted); ``-`` reads more paths from
     ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
-    Files named explicitly are kept whatever their suffix (reading will judge them).
+    Files named explicitly are kept whatever their suffix (reading will judge them). A file
+    reached twice is kept once, where it was first reached.
     """
-    files: list[Path] = []
+    files: list[FoundFile] = []
     errors: list[InputError] = []
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
+    def add(p: Path, root: Path | None) -> None:
         key = p.resolve()
         if key not in seen:
             seen.add(key)
-            files.append(p)
+            files.append(FoundFile(p, root))
 
     def expand(raw: str) -> Iterator[str]:
         if raw == "-":
@@ -112,21 +127,91 @@ def expand_inputs(
             if p.is_dir():
                 for f in sorted(p.rglob("*")):
                     if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
-                        add(f)
+                        add(f, p)
             elif p.is_file():
-                add(p)
+                add(p, None)
             else:
                 errors.append(InputError(p, "no such file or directory"))
     return files, errors
 
 
+# Temporary files of write_atomic: ".<name>.htrtmp-<pid>-<machine>-<random>.tmp". <machine> tells
+# whether <pid> can be checked from here; <random> is mkstemp's 8 characters.
+_TEMP_RE = re.compile(
+    r"\.(?P<name>.+)\.htrtmp-(?P<pid>\d+)-(?P<machine>[0-9a-f]{8})-[a-z0-9_]{8}\.tmp"
+)
+_cleared_folders: set[str] = set()
+
+
+@functools.cache
+def machine_tag() -> str:
+    """8 hex digits naming this host and PID namespace: process ids of temporary files with this
+    tag are ids of this machine's processes, so whether they still run can be checked."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # containers on one host: different ids
+    except OSError:
+        namespace = ""
+    ident = f"{socket.gethostname()}\0{namespace}".encode()
+    return f"{zlib.crc32(ident):08x}"
+
+
+def _pid_running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no safe probe (os.kill would terminate it on Windows): assume alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, run by another user
+        return True
+    return True
+
+
+def dead_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :func:`write_atomic` whose writer has provably
+    ended: written on this machine by a process that no longer runs. Another machine's, a live
+    process's (this one's included) and anything else's are not."""
+    m = _TEMP_RE.fullmatch(name)
+    if m is None or m["machine"] != machine_tag():
+        return False
+    pid = int(m["pid"])
+    return pid != os.getpid() and not _pid_running(pid)
+
+
+def clear_dead_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder`` (see
+    :func:`dead_temporary`); those of runs still writing there are kept. Returns what it
+    removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.endswith(".tmp") and dead_temporary(entry.name):
+            path = Path(entry.path)
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write via a temporary file in the same folder and rename, so no reader (or a kill -9)
-    ever sees a half-written file."""
+    ever sees a half-written file.
+
+    A run killed with -9 between writing and renaming leaves its hidden temporary file behind.
+    The first write of a process into a folder clears such leftovers there (one listing per
+    folder, not per file), but only those of writers that have ended on this machine: two runs
+    sharing an output folder never delete each other's files in progress."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.path.abspath(path.parent)
+    if folder not in _cleared_folders:
+        _cleared_folders.add(folder)
+        clear_dead_temporaries(folder)
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.htrtmp-{os.getpid()}-{machine_tag()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
             fh.write(data)
@@ -136,8 +221,3 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    # A run killed with -9 between mkstemp and the rename leaves its temporary file behind;
-    # once this file is whole again, such leftovers of it are dead. mkstemp's random part is 8
-    # characters without a dot, so "x.json.txt"'s temporaries do not match "x.json"'s pattern.
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.{'[!.]' * 8}.tmp"):
-        stale.unlink(missing_ok=True)

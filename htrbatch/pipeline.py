@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -40,6 +40,7 @@ from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_b
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.io import read_pages, write_atomic
 from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
+from htrbatch.outputs import OutputName
 from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
 from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult
 
@@ -280,12 +281,21 @@ def _measured_skew(seg: Segmentation) -> float | None:
 class FileJob:
     """One input file for :meth:`Transcriber.transcribe_files`.
 
-    ``debug``: if set, a picture of each page with its lines is written to
-    ``<debug><page suffix>.lines.png``.
+    ``debug``: if set, a folder where a picture of each page with its lines is written, named by
+    ``name`` (default: the file's stem) as every output is (:mod:`htrbatch.outputs`):
+    ``<debug>/<key>.lines.png``, pages of a multi-page file ``<debug>/<key>/<name>-p<N>.lines.png``.
     """
 
     path: Path
     debug: Path | None = None
+    name: OutputName | None = None
+
+    def debug_path(self, page: int | None) -> Path | None:
+        """Where the picture of ``page`` goes, or None without ``debug``."""
+        if self.debug is None:
+            return None
+        name = self.name or OutputName(self.path, PurePosixPath(self.path.stem))
+        return name.path(self.debug, page, ".lines.png")
 
 
 @dataclass
@@ -370,10 +380,10 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                 )
             )
             times["prepare"] += time.perf_counter() - t2
-            if job.debug is not None:
+            if (debug := job.debug_path(page.page)) is not None:
                 ok, png = cv2.imencode(".png", draw_segmentation(page.image, seg))
                 if ok:
-                    write_atomic(f"{job.debug}{page.stem_suffix}.lines.png", png.tobytes())
+                    write_atomic(debug, png.tobytes())
         return PreparedFile(job, out, None, times)
     except InputError as exc:
         return PreparedFile(job, [], str(exc), times)

@@ -144,7 +144,7 @@ def test_existing_outputs_are_skipped_unless_overwrite(
     assert (tmp_path / "o" / "p1.txt").read_text() != "kept"
 
 
-def test_multipage_tiff_gets_page_suffixes(tmp_path: Path, tiny_checkpoint: Path) -> None:
+def test_multipage_tiff_pages_go_to_a_folder(tmp_path: Path, tiny_checkpoint: Path) -> None:
     from PIL import Image
 
     frames = [
@@ -167,8 +167,12 @@ def test_multipage_tiff_gets_page_suffixes(tmp_path: Path, tiny_checkpoint: Path
         ]
     )
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["book-p1.json", "book-p2.json"]
-    assert json.loads((tmp_path / "o" / "book-p2.json").read_text())["page"] == 2
+    # the pages get a folder of their own, named like the file
+    assert sorted(p.name for p in (tmp_path / "o" / "book").iterdir()) == [
+        "book-p1.json",
+        "book-p2.json",
+    ]
+    assert json.loads((tmp_path / "o" / "book" / "book-p2.json").read_text())["page"] == 2
 
 
 def test_usage_errors_are_one_line(tmp_path: Path, tiny_checkpoint: Path) -> None:

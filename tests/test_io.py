@@ -80,7 +80,13 @@ def test_expand_inputs_dirs_stdin_and_missing(tmp_path: Path) -> None:
 
     stdin = io.StringIO(f"{tmp_path / 'd/a.png'}\n\n{tmp_path / 'gone.png'}\n")
     files, errors = expand_inputs([str(tmp_path / "d"), "-"], stdin)
-    assert [f.name for f in files] == ["a.png", "b.png", "c.jpg"]  # sorted, deduplicated
+    assert [f.path.name for f in files] == ["a.png", "b.png", "c.jpg"]  # sorted, deduplicated
+    assert {f.root for f in files} == {tmp_path / "d"}  # found in d: first reached there
+    files, _ = expand_inputs(["-", str(tmp_path / "d")], io.StringIO(f"{tmp_path / 'd/a.png'}\n"))
+    assert [(f.path.name, f.root) for f in files][:2] == [
+        ("a.png", None),
+        ("b.png", tmp_path / "d"),
+    ]
     assert len(errors) == 1 and "gone.png" in str(errors[0])
 
 

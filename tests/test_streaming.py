@@ -168,7 +168,7 @@ def test_resume_skips_done_pages_and_keeps_input_order(
     (out / "p3.json").write_text(json.dumps(doc))
     resumed = _cli(args)
     assert resumed.exit_code == 0, resumed.output
-    assert "3 page(s) written" in _said(resumed) and "2 file(s) already done" in _said(resumed)
+    assert "3 page(s) written" in _said(resumed) and "2 page(s) already done" in _said(resumed)
     assert json.loads((out / "p3.json").read_text())["text"] == "kept from the first run"
     for name, text in reference.items():
         if not name.startswith("p3."):

@@ -25,16 +25,13 @@ from htrbatch.cli.options import (
 )
 from htrbatch.errors import HtrError
 from htrbatch.io import expand_inputs, write_atomic
+from htrbatch.outputs import plan_outputs
 from htrbatch.pipeline import PRECISIONS, FileJob, TranscribeOptions, Transcriber
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
 
 FORMATS = ("txt", "json")
 _SEG = SegmentOptions()
-
-
-def _outputs(out: Path, stem: str, formats: list[str]) -> dict[str, Path]:
-    return {fmt: out / f"{stem}.{fmt}" for fmt in formats}
 
 
 def _write(result: PageResult, paths: dict[str, Path]) -> None:
@@ -44,6 +41,17 @@ def _write(result: PageResult, paths: dict[str, Path]) -> None:
         write_atomic(
             paths["json"], json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n"
         )
+
+
+def _echo(doc: dict) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _echo_saved(paths: dict[str, Path]) -> None:
+    """--jsonl for a page done by an earlier run: its saved JSON (none without --format json)."""
+    if "json" in paths:
+        _echo(json.loads(paths["json"].read_text("utf-8")))
 
 
 @app.command(
@@ -106,8 +114,10 @@ def transcribe(
 ) -> None:
     """Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page) to text and JSON.
 
-    Writes OUT/<stem>.txt (one recognised line per line) and OUT/<stem>.json (boxes, text,
-    confidence). Bad inputs are reported on stderr and skipped; the exit code is 1 if any failed.
+    Writes OUT/<name>.txt (one recognised line per line) and OUT/<name>.json (boxes, text,
+    confidence), mirroring each input folder's tree; pages of a multi-page file go to
+    OUT/<name>/<name>-p<N>.*. Inputs that would share an output are refused before any work.
+    Bad inputs are reported on stderr and skipped; the exit code is 1 if any failed.
     """
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in fmt_list if f not in FORMATS]
@@ -134,6 +144,7 @@ def transcribe(
         )
         options.segment.validate()
         files, errors = expand_inputs(inputs, sys.stdin)
+        names = plan_outputs(files)  # refuses inputs that would share an output, before work
         transcriber = Transcriber(options)
     except HtrError as exc:
         fail(str(exc))
@@ -143,22 +154,10 @@ def transcribe(
         fail("no image files found in the given inputs")
 
     failed = len(errors)
-    written = skipped = 0
-    # Decide every file's output stem and whether it is already done, in input order. Same stem
-    # from two folders: later ones get -2, -3 ... (stable across reruns).
-    entries: list[tuple[Path, str, bool]] = []
-    used_stems: dict[str, int] = {}
-    for path in files:
-        n = used_stems.get(path.stem, 0) + 1
-        used_stems[path.stem] = n
-        stem = path.stem if n == 1 else f"{path.stem}-{n}"
-        done = not overwrite and all(p.is_file() for p in _outputs(out, stem, fmt_list).values())
-        entries.append((path, stem, done))
-    jobs = [
-        FileJob(path, None if debug_dir is None else debug_dir / stem)
-        for path, stem, done in entries
-        if not done
-    ]
+    written = kept = 0
+    # Each file's finished pages (None: not finished), decided in input order before any work.
+    entries = [(n, None if overwrite else n.finished_pages(out, fmt_list)) for n in names]
+    jobs = [FileJob(n.source, debug_dir, n) for n, done in entries if done is None]
     # Results arrive in job order while worker processes prepare the files further ahead.
     results = transcriber.transcribe_files(jobs)
     with Progress(
@@ -170,35 +169,41 @@ def transcribe(
         transient=True,
     ) as progress:
         task = progress.add_task("transcribing", total=len(files))
-        for path, stem, done in entries:
-            if done:
-                skipped += 1
-                if jsonl and "json" in fmt_list:
-                    doc = json.loads(_outputs(out, stem, fmt_list)["json"].read_text("utf-8"))
-                    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        for name, done in entries:
+            if done is not None:
+                kept += len(done)
+                if jsonl:
+                    for page in done:
+                        _echo_saved(name.paths(out, page, fmt_list))
                 progress.advance(task)
                 continue
-            progress.update(task, description=f"transcribing {path.name}")
+            progress.update(task, description=f"transcribing {name.source.name}")
             outcome = next(results)
             if outcome.error is not None:
                 failed += 1
                 err_console.print(f"[red]error[/]: {outcome.error}", highlight=False)
             try:
                 for result in outcome.pages:
-                    _write(result, _outputs(out, stem + result.stem_suffix, fmt_list))
+                    paths = name.paths(out, result.page, fmt_list)
+                    if not overwrite and name.written(out, result.page, fmt_list):
+                        # a page of a multi-page file that a stopped run finished: kept
+                        kept += 1
+                        if jsonl:
+                            _echo_saved(paths)
+                        continue
+                    _write(result, paths)
                     if jsonl:
-                        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-                        sys.stdout.flush()
+                        _echo(result.to_dict())
                     written += 1
             except OSError as exc:  # e.g. disk full: this file failed, the batch goes on
                 failed += 1
-                err_console.print(f"[red]error[/]: {path}: cannot write output: {exc}")
+                err_console.print(f"[red]error[/]: {name.source}: cannot write output: {exc}")
             progress.advance(task)
         results.close()
 
     msg = f"{written} page(s) written to {out}"
-    if skipped:
-        msg += f", {skipped} file(s) already done (use --overwrite to redo)"
+    if kept:
+        msg += f", {kept} page(s) already done (use --overwrite to redo)"
     if failed:
         msg += f", [red]{failed} input(s) failed[/]"
     err_console.print(msg, highlight=False)
