@@ -162,13 +162,19 @@ def test_collection_lines_errors_and_type_filter(tmp_path: Path) -> None:
     far = page_xml(
         "2019",
         "far.png",
-        '<TextLine id="x"><Coords points="900,900 990,900 990,990"/>'
+        '<TextLine id="x"><Coords points="-90,-90 -20,-90 -20,-20"/>'
         "<TextEquiv><Unicode>gone</Unicode></TextEquiv></TextLine>",
     )
     (col / "far.xml").write_text(far, "utf-8")
+    page_image(col / "big.png")  # polygons drawn on a 3x larger scan of the page
+    big = page_xml("2019", "big.png").replace(
+        'points="10,20 190,20 190,50 10,50"', 'points="30,60 570,60 570,150 30,150"'
+    )
+    (col / "big.xml").write_text(big, "utf-8")
 
     pages, errors = find_layout_pages(col)
-    assert sorted(p.image.name for p in pages) == ["broken.png", "far.png", "p.png", "q.png"]
+    names = sorted(p.image.name for p in pages)
+    assert names == ["big.png", "broken.png", "far.png", "p.png", "q.png"]
     assert len(errors) == 1 and "orphan.xml" in str(errors[0]) and "gone.png" in str(errors[0])
 
     from htrbatch.data.layout_lines import LayoutScan
@@ -181,6 +187,8 @@ def test_collection_lines_errors_and_type_filter(tmp_path: Path) -> None:
     msgs = [str(e) for e in scan.errors]
     assert any("broken.xml" in m and "not well-formed" in m for m in msgs)
     assert any("far.xml" in m and "line x: polygon lies outside the page" in m for m in msgs)
+    assert any("big.xml" in m and "does not match" in m for m in msgs)
+    assert not any(i.startswith("big/") for i in ids)  # the whole page is skipped
     assert scan.skipped_empty == 1  # q/a3
     assert next(s for s in samples if s.id == "q/a2").text == "28th of May"  # CATMuS ^ dropped
     hand = [s.id for s in iter_layout_lines(pages, line_types=("Handwritten",))]

@@ -64,6 +64,18 @@ class LayoutScan:
     skipped_type: int = 0
 
 
+_SLACK = 1.02  # polygons may overshoot the page edge by this factor (hand-drawn outlines)
+
+
+def _reach(lines: list[LayoutLine], sx: float, sy: float) -> tuple[float, float] | None:
+    """The largest x and y any line polygon reaches, after scaling; None without polygons."""
+    polys = [ln.polygon for ln in lines if ln.polygon is not None and len(ln.polygon)]
+    if not polys:
+        return None
+    mx = np.vstack(polys).max(axis=0)
+    return float(mx[0] * sx), float(mx[1] * sy)
+
+
 def find_layout_pages(root: str | Path) -> tuple[list[LayoutPage], list[InputError]]:
     """Every image under ``root`` (recursive, sorted) that has a layout file, plus an error for
     each layout file whose image cannot be found."""
@@ -123,6 +135,18 @@ def iter_layout_lines(
             sx, sy = w / layout.width, h / layout.height
         else:
             sx = sy = 1.0
+        reach = _reach(layout.lines, sx, sy)
+        if reach is not None and (reach[0] > w * _SLACK or reach[1] > h * _SLACK):
+            # Polygons far past the image: the layout was made for another size or
+            # orientation of this page. Every crop would be wrong; skip the page.
+            scan.errors.append(
+                InputError(
+                    page.layout,
+                    f"line polygons reach ({reach[0]:.0f}, {reach[1]:.0f}), beyond the {w}x{h} "
+                    f"image {page.image.name}: the layout does not match it (scaled or rotated?)",
+                )
+            )
+            continue
         for line in layout.lines:
             text = fix_text(line.text)
             if not text:
