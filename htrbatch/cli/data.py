@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from htrbatch.cli.app import err_console
 from htrbatch.data.iamondb import SPLITS
+from htrbatch.data.layout_lines import export_layout_lines
 from htrbatch.data.pages import DEFAULTS as PAGE_DEFAULTS
 from htrbatch.data.pages import IMAGE_FORMATS, render_pages
 from htrbatch.data.render_dataset import DEFAULTS, render_split
@@ -176,3 +177,43 @@ def pages(
         f"({counts.skipped} forms skipped)",
         highlight=False,
     )
+
+
+@app.command(
+    "layout-lines",
+    epilog=(
+        "Examples:\n\n"
+        "  htrbatch data layout-lines transkribus-export/ --out lines/\n\n"
+        "  htrbatch data layout-lines escriptorium/ --line-type Handwritten --out lines/"
+    ),
+)
+def layout_lines(
+    src: Path = typer.Argument(
+        ..., help="Folder of page images with PAGE XML or ALTO files (beside them or in page/)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder (<page>/<line>.png + .gt.txt)."),
+    line_type: list[str] = typer.Option(
+        [], "--line-type", help="Keep only lines of this type (repeatable), e.g. Handwritten."
+    ),
+    pad: int = typer.Option(4, "--pad", min=0, help="Pixels kept around each line polygon."),
+) -> None:
+    """Cut the transcribed lines of a PAGE XML / ALTO collection into a line dataset."""
+    if not src.exists():
+        err_console.print(f"error: {src}: no such file or folder", highlight=False)
+        raise typer.Exit(2)
+    scan = _with_progress(
+        "cutting lines",
+        "pages",
+        lambda report: export_layout_lines(
+            src, out, line_types=tuple(line_type), pad=pad, progress=report
+        ),
+    )
+    for exc in scan.errors:
+        err_console.print(f"[red]error[/]: {exc}", highlight=False)
+    err_console.print(
+        f"wrote {len(scan.samples)} lines to {out} ({scan.skipped_empty} without text, "
+        f"{scan.skipped_type} of other types skipped, {len(scan.errors)} problems)",
+        highlight=False,
+    )
+    if scan.errors:
+        raise typer.Exit(1)

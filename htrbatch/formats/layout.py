@@ -1,0 +1,173 @@
+"""The neutral layout model that PAGE XML and ALTO are read into, and cutting lines out of pages.
+
+Coordinates are input-image pixels, ``(x, y)`` float pairs; a polygon is an ``(N, 2)`` float array.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from htrbatch.errors import InputError
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+@dataclass
+class LayoutLine:
+    """One text line of a layout file."""
+
+    id: str
+    polygon: np.ndarray | None  # (N, 2) float, the line's outline; None when the file has none
+    baseline: np.ndarray | None = None  # (M, 2) float, left to right, when the file has one
+    text: str = ""
+    type: str | None = None  # e.g. "DefaultLine:Handwritten" (ALTO tag label) or PAGE type
+
+    def has_type(self, wanted: str) -> bool:
+        """Whether this line's type is ``wanted``: the whole label or one of its ``:`` parts,
+        ignoring case (``Handwritten`` matches ``InterlinearLine:Handwritten``)."""
+        if self.type is None:
+            return False
+        wanted = wanted.casefold()
+        label = self.type.casefold()
+        return wanted == label or wanted in label.split(":")
+
+    def box(self) -> tuple[int, int, int, int] | None:
+        """``(x0, y0, x1, y1)`` around the polygon (x1/y1 exclusive), None without a polygon."""
+        if self.polygon is None or len(self.polygon) == 0:
+            return None
+        x0, y0 = np.floor(self.polygon.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(self.polygon.max(axis=0)).astype(int) + 1
+        return int(x0), int(y0), int(x1), int(y1)
+
+
+@dataclass
+class LayoutRegion:
+    """A text block with its lines in reading order."""
+
+    id: str
+    polygon: np.ndarray | None
+    lines: list[LayoutLine] = field(default_factory=list)
+    type: str | None = None
+
+
+@dataclass
+class Layout:
+    """One page of a layout file: the image it describes, its size, regions in reading order."""
+
+    path: Path  # the layout file
+    image_name: str | None  # the image file name the layout names (may be absent)
+    width: int | None
+    height: int | None
+    regions: list[LayoutRegion] = field(default_factory=list)
+    format: str = ""  # "page-2013", "page-2019", "alto-4", ...
+
+    @property
+    def lines(self) -> list[LayoutLine]:
+        return [ln for r in self.regions for ln in r.lines]
+
+    def image_path(self) -> Path | None:
+        """The image this layout describes, looked for beside the layout file and one folder up
+        (Transkribus and eScriptorium put the XML in ``page/`` or ``alto/`` under the images)."""
+        if not self.image_name:
+            return None
+        name = Path(self.image_name.replace("\\", "/")).name
+        for folder in (self.path.parent, self.path.parent.parent):
+            cand = folder / name
+            if cand.is_file():
+                return cand
+        return None
+
+
+def parse_xml(path: Path) -> ET.Element:
+    """The root element of an XML file; InputError naming the file when it is not well formed.
+
+    The standard library's parser expands no external entities and, with expat >= 2.4.1,
+    refuses entity-expansion bombs."""
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise InputError(path, f"not well-formed XML ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+
+
+def local(tag: str) -> str:
+    """An element's tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def children(elem: ET.Element, name: str) -> list[ET.Element]:
+    """Direct children named ``name`` in any namespace."""
+    return [c for c in elem if local(c.tag) == name]
+
+
+def child(elem: ET.Element, name: str) -> ET.Element | None:
+    for c in elem:
+        if local(c.tag) == name:
+            return c
+    return None
+
+
+def descendants(elem: ET.Element, name: str) -> list[ET.Element]:
+    """All elements named ``name`` below ``elem``, in document order, in any namespace."""
+    return [e for e in elem.iter() if e is not elem and local(e.tag) == name]
+
+
+def parse_points(text: str | None, path: Path, what: str) -> np.ndarray | None:
+    """``"x,y x,y ..."`` (PAGE) or ``"x y x y ..."`` (ALTO) as an (N, 2) float array.
+
+    None for an absent or empty attribute; InputError naming the file and the element for an
+    odd count of numbers."""
+    if text is None or not text.strip():
+        return None
+    nums = [float(v) for v in _NUMBER.findall(text)]
+    if len(nums) % 2:
+        raise InputError(path, f"{what}: odd number of coordinates in {text[:60]!r}")
+    if not nums:
+        return None
+    return np.asarray(nums, dtype=np.float64).reshape(-1, 2)
+
+
+def cut_line(
+    image: np.ndarray,
+    polygon: np.ndarray,
+    *,
+    pad: int = 4,
+    mask: bool = True,
+) -> np.ndarray | None:
+    """The part of a grayscale page inside a line polygon, as a uint8 (h, w) crop.
+
+    The crop is the polygon's bounding box (clipped to the page) plus ``pad`` pixels; with
+    ``mask`` everything outside the polygon (dilated by ``pad``) is painted the paper colour
+    (the 90th percentile of the pixels inside), so neighbouring lines' ascenders and descenders
+    do not reach the recogniser, as kraken does. None when the polygon lies outside the page or
+    encloses less than 2 x 2 pixels.
+    """
+    h, w = image.shape[:2]
+    pts = np.asarray(polygon, dtype=np.float64)
+    x0 = max(0, int(np.floor(pts[:, 0].min())) - pad)
+    y0 = max(0, int(np.floor(pts[:, 1].min())) - pad)
+    x1 = min(w, int(np.ceil(pts[:, 0].max())) + 1 + pad)
+    y1 = min(h, int(np.ceil(pts[:, 1].max())) + 1 + pad)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    crop = image[y0:y1, x0:x1]
+    if not mask or len(pts) < 3:
+        return crop.copy()
+    inside = np.zeros(crop.shape, np.uint8)
+    local_pts = np.round(pts - (x0, y0)).astype(np.int32)
+    cv2.fillPoly(inside, [local_pts], 1)
+    if pad > 0:
+        inside = cv2.dilate(inside, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
+    sel = inside.astype(bool)
+    if sel.sum() < 4:
+        return None
+    paper = np.uint8(np.percentile(crop[sel], 90))
+    out = np.where(sel, crop, paper).astype(np.uint8)
+    return out
