@@ -159,6 +159,7 @@ _LEVELS_F32 = np.arange(256, dtype=np.float32)
 _LEVELS_I16 = np.arange(256, dtype=np.int16)
 _PAINT_CHUNK = 1 << 18  # masked pixels per step in _paint_out
 _LOOKUP_CHUNK = 1 << 20  # pixels per step in _lookup
+_RULE_CHUNK = 1 << 20  # pixels per step when levelling rules in _remove_rules
 
 
 def _lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -189,34 +190,35 @@ def _remove_rules(
     # own darkness level.
     crossing = bands_h & bands_v  # where two rules cross it is darker than either
     for band, vertical in ((bands_h, True), (bands_v, False)):
-        # The rule's level is averaged along the rule only (rows for horizontal rules, columns
-        # for vertical ones), so only the rows/columns the band touches need computing: a few
-        # percent of the page instead of five float copies of all of it.
+        if not (band & dark).any():
+            continue
+        # The rule's level is averaged along the rule only (along rows for horizontal rules,
+        # columns for vertical ones), so rows/columns are independent: they are done a band of
+        # them at a time, and only those the rule touches, instead of as several float copies of
+        # the whole page.
         idx = np.flatnonzero(band.any(axis=1 if vertical else 0))
-        if len(idx) == 0:
-            continue
-
-        def take(a: np.ndarray, idx: np.ndarray = idx, vertical: bool = vertical) -> np.ndarray:
-            return a[idx] if vertical else a[:, idx]
-
-        on_rule = (take(band) & take(dark)).astype(np.float32)
-        if not on_rule.any():
-            continue
+        step = max(1, _RULE_CHUNK // (w if vertical else h))
         # Rule darkness varies along the page (shading, print): average the core along the
         # rule's direction over about a tenth of the page.
         k = max(15, (w if vertical else h) // 10) | 1
         ksize = (k, 1) if vertical else (1, k)
-        num = cv2.blur(take(core).astype(np.float32) * on_rule, ksize)
-        den = cv2.blur(on_rule, ksize)
-        level = np.where(den > 0.02, num / np.maximum(den, 1e-6), 255.0)
-        margin = np.maximum(25.0, 0.35 * (255.0 - level))
-        keep = (take(img).astype(np.float32) < level - margin) & ~take(crossing)
         paint = np.zeros((h, w), dtype=bool)
-        if vertical:
-            paint[idx] = take(band) & ~keep
-        else:
-            paint[:, idx] = take(band) & ~keep
-        del on_rule, num, den, level, margin, keep
+        for c in range(0, len(idx), step):
+            sel = idx[c : c + step]
+
+            def take(a: np.ndarray, sel: np.ndarray = sel, vertical: bool = vertical) -> np.ndarray:
+                return a[sel] if vertical else a[:, sel]
+
+            on_rule = (take(band) & take(dark)).astype(np.float32)
+            num = cv2.blur(take(core).astype(np.float32) * on_rule, ksize)
+            den = cv2.blur(on_rule, ksize)
+            level = np.where(den > 0.02, num / np.maximum(den, 1e-6), 255.0)
+            margin = np.maximum(25.0, 0.35 * (255.0 - level))
+            keep = (take(img).astype(np.float32) < level - margin) & ~take(crossing)
+            if vertical:
+                paint[sel] = take(band) & ~keep
+            else:
+                paint[:, sel] = take(band) & ~keep
         img = _paint_out(img, paint, vertical=vertical)
         rule_mask |= paint
     return img, rule_mask

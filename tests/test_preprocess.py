@@ -195,8 +195,8 @@ def test_noise_estimate_equals_filtering_the_whole_page():
 
 
 def test_memory_saving_chunks_do_not_change_the_page(monkeypatch):
-    """Rule painting and component look-ups work a chunk at a time on big pages; tiny chunks
-    give the very same result as one chunk."""
+    """Rule levelling, rule painting and component look-ups work a chunk at a time on big
+    pages; tiny chunks give the very same result as one chunk."""
     import htrbatch.preprocess as pre
 
     ink = text_mask()
@@ -205,6 +205,7 @@ def test_memory_saving_chunks_do_not_change_the_page(monkeypatch):
     assert whole.rule_mask.sum() > 1000  # the painting really ran, over many chunks below
     monkeypatch.setattr(pre, "_PAINT_CHUNK", 97)
     monkeypatch.setattr(pre, "_LOOKUP_CHUNK", 20)
+    monkeypatch.setattr(pre, "_RULE_CHUNK", 5000)
     labels = np.random.default_rng(0).integers(0, 50, (301, 7), dtype=np.int32)
     table = np.random.default_rng(1).random(50) > 0.5
     assert np.array_equal(pre._lookup(table, labels), table[labels])
