@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from htrbatch.errors import InputError
 from htrbatch.types import PageImage
@@ -29,29 +29,89 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".jp2"}
 )
 MIN_SIDE = 8  # smaller than this cannot hold a readable character
-MAX_PIXELS = 400_000_000  # ~20000 x 20000; bigger is almost surely a mistake and would exhaust RAM
+# Largest page (pixels, each page of a multi-page file on its own) that is decoded at all. A
+# worker process peaks at about 12 bytes per page pixel while it reads, cleans and segments a page
+# (page image included; benchmarks/page_memory_bench.py, docs/benchmarks.md "Peak memory per
+# page size"), so a page at this limit takes ~1.8 GB per worker: the default 4 workers fit in a
+# 16 GB machine beside the recogniser. 150 MP still admits A4 scanned at 1200 dpi (140 MP) and
+# A3 at 600 dpi (70 MP); anything bigger is almost surely a mistake or a decompression bomb.
+MAX_PIXELS = 150_000_000
 
 # Pillow refuses huge images by default with a warning/error; we apply our own clearer limit.
 Image.MAX_IMAGE_PIXELS = None
 
+# EXIF orientation -> the transpose that shows the page upright (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_CHUNK_PIXELS = 1 << 20  # pixels per step when scaling deep images (bounds the float copy)
+
 
 def _to_gray(frame: Image.Image) -> np.ndarray:
-    """One PIL frame -> uint8 (H, W) grayscale on white."""
+    """One PIL frame -> uint8 (H, W) grayscale on white.
+
+    Memory: besides the decoded frame, only the uint8 result (and one 8-bit copy for colour
+    frames) is ever whole; deep images are scaled a chunk of rows at a time.
+    """
     if frame.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(frame, dtype=np.float64)
-        hi = arr.max()
+        arr = np.asarray(frame)
+        hi = float(arr.max())
         # 16-bit scans use the full range; some only fill 12 bits: stretch by the real maximum.
         scale = 255.0 / (65535.0 if hi > 4095 else max(hi, 1.0))
-        return np.clip(arr * scale, 0, 255).astype(np.uint8)
+        out = np.empty(arr.shape, np.uint8)
+        step = max(1, _CHUNK_PIXELS // max(1, arr.shape[1]))
+        for y in range(0, arr.shape[0], step):
+            chunk = arr[y : y + step].astype(np.float64)
+            out[y : y + step] = np.clip(chunk * scale, 0, 255).astype(np.uint8)
+        return out
     if frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info):
         rgba = frame.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         frame = Image.alpha_composite(paper, rgba)
-    return np.asarray(frame.convert("L"), dtype=np.uint8)
+        del rgba, paper
+    return np.asarray(frame if frame.mode == "L" else frame.convert("L"), dtype=np.uint8)
 
 
-def read_pages(path: str | Path) -> list[PageImage]:
-    """All pages of one image file as grayscale arrays (one for most formats, N for TIFF)."""
+def _check_size(path: Path, size: tuple[int, int], frame: int, n_frames: int) -> None:
+    """Refuse a frame by its declared size, before anything is decoded."""
+    w, h = size
+    what = f"page {frame + 1} of {n_frames} is" if n_frames > 1 else "image is"
+    if w * h > MAX_PIXELS:
+        raise InputError(path, f"{what} {w}x{h} pixels, over the limit of {MAX_PIXELS:,} pixels")
+    if min(w, h) < MIN_SIDE:
+        raise InputError(path, f"{what} {w}x{h} pixels, too small to hold text")
+
+
+def _read_frame(im: Image.Image, i: int, path: Path, n_frames: int) -> PageImage:
+    """Decode frame ``i`` of an open image (EXIF orientation applied to the first frame)."""
+    im.seek(i)
+    orientation = im.getexif().get(0x0112) if i == 0 else None
+    gray = _to_gray(im)
+    if orientation in _ORIENTATION:
+        # A pixelwise conversion and a transpose commute: turning the 8-bit result gives what
+        # ImageOps.exif_transpose on the decoded frame gives, for a third of the memory on colour.
+        gray = np.asarray(Image.fromarray(gray).transpose(_ORIENTATION[orientation]), np.uint8)
+    if min(gray.shape) < MIN_SIDE:
+        h, w = gray.shape
+        raise InputError(path, f"image is {w}x{h} pixels, too small to hold text")
+    return PageImage(gray, str(path), i + 1 if n_frames > 1 else None)
+
+
+def iter_pages(path: str | Path) -> Iterator[PageImage]:
+    """The pages of one image file as grayscale arrays, decoded one at a time (one page for most
+    formats, N for a multi-page TIFF).
+
+    Every page's declared size is checked against :data:`MAX_PIXELS` (and :data:`MIN_SIDE`)
+    before the first one is decoded, so a file with one oversized page is refused whole without
+    spending memory or time on it. Only the page being decoded and the one the caller holds are
+    in memory: drop each page before asking for the next.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
@@ -60,27 +120,23 @@ def read_pages(path: str | Path) -> list[PageImage]:
     try:
         with Image.open(path) as im:
             n_frames = getattr(im, "n_frames", 1)
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise InputError(path, f"image is {w}x{h}, over the limit of {MAX_PIXELS:,} pixels")
-            pages = []
             for i in range(n_frames):
-                im.seek(i)
-                frame = ImageOps.exif_transpose(im) if i == 0 else im.copy()
-                gray = _to_gray(frame)
-                if min(gray.shape) < MIN_SIDE:
-                    raise InputError(
-                        path,
-                        f"image is {gray.shape[1]}x{gray.shape[0]} pixels, too small to hold text",
-                    )
-                pages.append(PageImage(gray, str(path), i + 1 if n_frames > 1 else None))
-            return pages
+                im.seek(i)  # reads the frame's header only
+                _check_size(path, im.size, i, n_frames)
+            for i in range(n_frames):
+                yield _read_frame(im, i, path, n_frames)
     except InputError:
         raise
     except UnidentifiedImageError:
         raise InputError(path, "not an image file (unknown or corrupt format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(path, f"cannot decode image ({exc})") from None
+
+
+def read_pages(path: str | Path) -> list[PageImage]:
+    """All pages of one image file as grayscale arrays (see :func:`iter_pages`, which holds
+    only one page in memory at a time)."""
+    return list(iter_pages(path))
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from htrbatch.assets import default_model_path
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
-from htrbatch.io import read_pages, write_atomic
+from htrbatch.io import iter_pages, write_atomic
 from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
 from htrbatch.outputs import OutputName
 from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
@@ -354,16 +354,20 @@ class StageTimes:
 def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> PreparedFile:
     """Read, preprocess, segment and normalise every page of one file (runs in the workers).
 
+    Pages are read one at a time and each page image is dropped once its lines are prepared, so
+    only one full-resolution page is in memory however many pages the file has.
     Never raises for a bad file: the reason comes back in ``error``."""
-    t0 = time.perf_counter()
     times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
     try:
-        pages = read_pages(job.path)
-        t1 = time.perf_counter()
-        times["read"] = t1 - t0
+        pages = iter_pages(job.path)
         out = []
-        for page in pages:
+        while True:
+            t0 = time.perf_counter()
+            page = next(pages, None)
             t1 = time.perf_counter()
+            times["read"] += t1 - t0
+            if page is None:
+                break
             seg = segment_page(page.image, segment)
             t2 = time.perf_counter()
             times["segment"] += t2 - t1
@@ -384,6 +388,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                 ok, png = cv2.imencode(".png", draw_segmentation(page.image, seg))
                 if ok:
                     write_atomic(debug, png.tobytes())
+            del page, seg  # before the next page is decoded
         return PreparedFile(job, out, None, times)
     except InputError as exc:
         return PreparedFile(job, [], str(exc), times)

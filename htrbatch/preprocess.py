@@ -123,45 +123,20 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
 
     spread = paper_spread(img)
     # Faint marks (ruled lines are often light blue/grey) count here but not in the final binary.
-    faint = img.astype(np.float32) < 255.0 - max(18.0, 4.0 * spread)
+    faint = _lut(img, _LEVELS_F32 < 255.0 - max(18.0, 4.0 * spread))
     skew = 0.0
     if options.deskew and options.max_skew_deg > 0:
         skew = estimate_skew(faint, options.max_skew_deg, options.skew_step_deg)
+    del faint
 
     rule_mask = np.zeros((h, w), dtype=bool)
     if options.remove_rules and min(h, w) >= 16:
         bands_h, bands_v, thick = detect_rules(
             img, skew, options.rule_min_frac, options.rule_max_thickness_frac
         )
-        bands = bands_h | bands_v
-        if bands.any():
-            # Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule
-            # itself: keep those so crossing letters are not erased. The rule's own darkness is
-            # the typical local minimum across it (its core), measured where the band is darker
-            # than its surroundings.
-            k = 2 * int(np.ceil(thick)) + 3
-            local_bg = cv2.morphologyEx(img, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-            dark = local_bg.astype(np.int16) - img.astype(np.int16) > max(10.0, 3.0 * spread)
-            core = cv2.erode(img, np.ones((7, 7), np.uint8))
-            # Each band is filled across its rule: horizontal rules from above and below,
-            # vertical ones from left and right. Ruled lines and a margin line differ in colour,
-            # so each kind gets its own darkness level.
-            crossing = bands_h & bands_v  # where two rules cross it is darker than either
-            for band, vertical in ((bands_h, True), (bands_v, False)):
-                on_rule = (band & dark).astype(np.float32)
-                if not on_rule.any():
-                    continue
-                # Rule darkness varies along the page (shading, print): average the core
-                # along the rule's direction over about a tenth of the page.
-                k = max(15, (w if vertical else h) // 10) | 1
-                ksize = (k, 1) if vertical else (1, k)
-                num = cv2.blur(core.astype(np.float32) * on_rule, ksize)
-                den = cv2.blur(on_rule, ksize)
-                level = np.where(den > 0.02, num / np.maximum(den, 1e-6), 255.0)
-                margin = np.maximum(25.0, 0.35 * (255.0 - level))
-                keep = (img.astype(np.float32) < level - margin) & ~crossing
-                img = _paint_out(img, band & ~keep, vertical=vertical)
-                rule_mask |= band & ~keep
+        if bands_h.any() or bands_v.any():
+            img, rule_mask = _remove_rules(img, bands_h, bands_v, thick, spread)
+        del bands_h, bands_v
 
     binary = binarize(img, options, spread)
     binary, edges = _clean_components(binary, options.speck_area)
@@ -169,11 +144,84 @@ def preprocess_page(gray: np.ndarray, options: PreprocessOptions | None = None) 
         # Dark page surroundings and shadow wedges at the border are not writing.
         binary &= ~edges
         img = img.copy()
-        img[cv2.dilate(edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 255
+        img[cv2.dilate(edges.view(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 255
+    del edges
     if options.deskew and options.max_skew_deg > 0 and rule_mask.any():
         # Rules dominated the first estimate; the writing can run at its own angle across them.
         skew = estimate_skew(binary, options.max_skew_deg, options.skew_step_deg)
     return Preprocessed(img, binary, float(skew), rule_mask, float(sigma))
+
+
+# Memory: pages can be 100+ megapixels, so nothing below keeps a float copy of a whole page when
+# it can be helped. Per-pixel tests of a uint8 page go through a 256-entry table (cv2.LUT, one
+# byte per pixel) computed with the very expression they replace, so results are bit-identical.
+_LEVELS_F32 = np.arange(256, dtype=np.float32)
+_LEVELS_I16 = np.arange(256, dtype=np.int16)
+_PAINT_CHUNK = 1 << 18  # masked pixels per step in _paint_out
+_LOOKUP_CHUNK = 1 << 20  # pixels per step in _lookup
+_RULE_CHUNK = 1 << 20  # pixels per step when levelling rules in _remove_rules
+
+
+def _lut(img: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[img]`` for a uint8 (H, W) page and a bool (256,) table: bool (H, W)."""
+    return cv2.LUT(img, table.astype(np.uint8)).view(bool)
+
+
+def _remove_rules(
+    img: np.ndarray, bands_h: np.ndarray, bands_v: np.ndarray, thick: float, spread: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the ruled lines inside ``bands_h``/``bands_v`` (from :func:`detect_rules`) out of
+    ``img`` and return ``(img, rule_mask)``.
+
+    Where a stroke crosses a (usually lighter) rule the pixel is darker than the rule itself:
+    those are kept so crossing letters are not erased. The rule's own darkness is the typical
+    local minimum across it (its core), measured where the band is darker than its surroundings.
+    """
+    h, w = img.shape
+    k = 2 * int(np.ceil(thick)) + 3
+    local_bg = cv2.morphologyEx(img, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    # A closing is never below the page, so the uint8 difference is exact (no int16 copies).
+    dark = _lut(cv2.subtract(local_bg, img), _LEVELS_I16 > max(10.0, 3.0 * spread))
+    del local_bg
+    core = cv2.erode(img, np.ones((7, 7), np.uint8))
+    rule_mask = np.zeros((h, w), dtype=bool)
+    # Each band is filled across its rule: horizontal rules from above and below, vertical ones
+    # from left and right. Ruled lines and a margin line differ in colour, so each kind gets its
+    # own darkness level.
+    crossing = bands_h & bands_v  # where two rules cross it is darker than either
+    for band, vertical in ((bands_h, True), (bands_v, False)):
+        if not (band & dark).any():
+            continue
+        # The rule's level is averaged along the rule only (along rows for horizontal rules,
+        # columns for vertical ones), so rows/columns are independent: they are done a band of
+        # them at a time, and only those the rule touches, instead of as several float copies of
+        # the whole page.
+        idx = np.flatnonzero(band.any(axis=1 if vertical else 0))
+        step = max(1, _RULE_CHUNK // (w if vertical else h))
+        # Rule darkness varies along the page (shading, print): average the core along the
+        # rule's direction over about a tenth of the page.
+        k = max(15, (w if vertical else h) // 10) | 1
+        ksize = (k, 1) if vertical else (1, k)
+        paint = np.zeros((h, w), dtype=bool)
+        for c in range(0, len(idx), step):
+            sel = idx[c : c + step]
+
+            def take(a: np.ndarray, sel: np.ndarray = sel, vertical: bool = vertical) -> np.ndarray:
+                return a[sel] if vertical else a[:, sel]
+
+            on_rule = (take(band) & take(dark)).astype(np.float32)
+            num = cv2.blur(take(core).astype(np.float32) * on_rule, ksize)
+            den = cv2.blur(on_rule, ksize)
+            level = np.where(den > 0.02, num / np.maximum(den, 1e-6), 255.0)
+            margin = np.maximum(25.0, 0.35 * (255.0 - level))
+            keep = (take(img).astype(np.float32) < level - margin) & ~take(crossing)
+            if vertical:
+                paint[sel] = take(band) & ~keep
+            else:
+                paint[:, sel] = take(band) & ~keep
+        img = _paint_out(img, paint, vertical=vertical)
+        rule_mask |= paint
+    return img, rule_mask
 
 
 def _check_gray(gray: np.ndarray) -> np.ndarray:
@@ -225,7 +273,7 @@ def flatten_illumination(gray: np.ndarray, background_frac: float = 1 / 25) -> n
     bg = cv2.medianBlur(bg, k)
     if scale < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
-    bg = np.maximum(bg, 1)
+    np.maximum(bg, 1, out=bg)
     # The closing follows the brightest noise, so paper lands a little below 255 after the
     # division; most pixels are paper, so scaling their median to 255 puts it there. The median
     # is taken on a subsample, then one saturating division does both steps.
@@ -261,12 +309,20 @@ def estimate_noise(gray: np.ndarray) -> float:
     Args:
         gray: uint8 (H, W), at least 3x3.
     """
-    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
-    resp = cv2.filter2D(gray.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
-    # Subsample: a few hundred thousand responses give a stable estimate on any page size.
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.int32)
+    # Subsample: a few hundred thousand responses give a stable estimate on any page size. Only
+    # the sampled (inner) pixels are filtered, in exact integers, instead of a float32 response
+    # of the whole page.
+    h, w = gray.shape
     step = max(1, int(np.sqrt(gray.size / 250_000)))
-    r = np.abs(resp[1:-1:step, 1:-1:step])
-    return float(1.4826 * np.median(r) / 6.0)
+    ys, xs = np.arange(1, h - 1, step), np.arange(1, w - 1, step)
+    resp = np.zeros((len(ys), len(xs)), np.int32)
+    for dy in (-1, 0, 1):
+        rows = gray[ys + dy]
+        for dx in (-1, 0, 1):
+            resp += kernel[dy + 1, dx + 1] * rows[:, xs + dx].astype(np.int32)
+    # The median of the integer responses as the float32 it was when the whole page was filtered.
+    return float(1.4826 * np.float32(np.median(np.abs(resp))) / 6.0)
 
 
 def estimate_skew(mask: np.ndarray, max_deg: float = 10.0, step_deg: float = 0.05) -> float:
@@ -288,8 +344,9 @@ def estimate_skew(mask: np.ndarray, max_deg: float = 10.0, step_deg: float = 0.0
     scale = min(1.0, _SKEW_SIDE / max(h, w))
     small = mask
     if scale < 1.0:
+        m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
         small = cv2.resize(
-            mask.astype(np.uint8) * 255,
+            m8 * np.uint8(255),
             (max(1, round(w * scale)), max(1, round(h * scale))),
             interpolation=cv2.INTER_AREA,
         )
@@ -355,7 +412,7 @@ def rotate_page(
     if abs(angle_deg) < 1e-6:
         return img.copy(), m
     is_bool = img.dtype == bool
-    src = img.astype(np.uint8) if is_bool else img
+    src = img.view(np.uint8) if is_bool else img
     interp = cv2.INTER_NEAREST if (nearest or is_bool) else cv2.INTER_LINEAR
     out = cv2.warpAffine(
         src, m, (nw, nh), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
@@ -459,7 +516,8 @@ def detect_rules(
             # polylines wants (N, 1, 2) int32; shift=2 gives quarter-pixel vertex precision.
             poly = np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)
             cv2.polylines(found[axis], [poly], False, 1, pen, lineType=cv2.LINE_8, shift=2)
-    return found[1] > 0, found[0] > 0, thickest
+    # Drawn with value 1 on zeros, so the maps are already 0/1: view them as bool, no copies.
+    return found[1].view(bool), found[0].view(bool), thickest
 
 
 def _rule_lines(
@@ -544,40 +602,44 @@ def _paint_out(img: np.ndarray, mask: np.ndarray, vertical: bool, max_run: int =
     if not mask.any():
         return img
     h, w = img.shape
-    ys, xs = np.nonzero(mask)
     pad = max_run + 1
     # Padded flat mask: a walk of up to max_run steps never leaves the array, so no bounds checks.
     flat = np.pad(mask, pad, constant_values=False).ravel()
     wp = w + 2 * pad
-    start = (ys + pad) * wp + (xs + pad)
     dy, dx = (1, 0) if vertical else (0, 1)
     stride = dy * wp + dx
-    steps = []
-    for sign in (-1, 1):
-        k_of = np.zeros(len(ys), dtype=np.int64)
-        todo = np.arange(len(ys))
-        for k in range(1, max_run + 1):
-            done = ~flat[start[todo] + sign * k * stride]
-            k_of[todo[done]] = k
-            todo = todo[~done]
-            if len(todo) == 0:
-                break
-        steps.append(k_of)
-    lo, hi = steps
-    # Ends must be found and inside the image; a rule along the border has paper on one side.
-    ok_lo = (lo > 0) & (ys - lo * dy >= 0) & (xs - lo * dx >= 0)
-    ok_hi = (hi > 0) & (ys + hi * dy < h) & (xs + hi * dx < w)
-    val = np.full(len(ys), 255.0)
-    both = ok_lo & ok_hi
-    a = img[ys[both] - lo[both] * dy, xs[both] - lo[both] * dx].astype(np.float64)
-    b = img[ys[both] + hi[both] * dy, xs[both] + hi[both] * dx].astype(np.float64)
-    val[both] = a + (b - a) * (lo[both] / (lo[both] + hi[both]))
-    one = ok_lo & ~ok_hi
-    val[one] = img[ys[one] - lo[one] * dy, xs[one] - lo[one] * dx]
-    one = ok_hi & ~ok_lo
-    val[one] = img[ys[one] + hi[one] * dy, xs[one] + hi[one] * dx]
     out = img.copy()
-    out[ys, xs] = np.clip(np.round(val), 0, 255).astype(np.uint8)
+    where = np.flatnonzero(mask)
+    # Each pixel's fill depends only on the mask and the input: a chunk of pixels at a time keeps
+    # the per-pixel index arrays (~60 bytes a pixel) small on big ruled pages.
+    for c in range(0, len(where), _PAINT_CHUNK):
+        ys, xs = np.divmod(where[c : c + _PAINT_CHUNK], w)
+        start = (ys + pad) * wp + (xs + pad)
+        steps = []
+        for sign in (-1, 1):
+            k_of = np.zeros(len(ys), dtype=np.int64)
+            todo = np.arange(len(ys))
+            for k in range(1, max_run + 1):
+                done = ~flat[start[todo] + sign * k * stride]
+                k_of[todo[done]] = k
+                todo = todo[~done]
+                if len(todo) == 0:
+                    break
+            steps.append(k_of)
+        lo, hi = steps
+        # Ends must be found and inside the image; a rule along the border has paper on one side.
+        ok_lo = (lo > 0) & (ys - lo * dy >= 0) & (xs - lo * dx >= 0)
+        ok_hi = (hi > 0) & (ys + hi * dy < h) & (xs + hi * dx < w)
+        val = np.full(len(ys), 255.0)
+        both = ok_lo & ok_hi
+        a = img[ys[both] - lo[both] * dy, xs[both] - lo[both] * dx].astype(np.float64)
+        b = img[ys[both] + hi[both] * dy, xs[both] + hi[both] * dx].astype(np.float64)
+        val[both] = a + (b - a) * (lo[both] / (lo[both] + hi[both]))
+        one = ok_lo & ~ok_hi
+        val[one] = img[ys[one] - lo[one] * dy, xs[one] - lo[one] * dx]
+        one = ok_hi & ~ok_lo
+        val[one] = img[ys[one] + hi[one] * dy, xs[one] + hi[one] * dx]
+        out[ys, xs] = np.clip(np.round(val), 0, 255).astype(np.uint8)
     return out
 
 
@@ -599,14 +661,18 @@ def binarize(
         bool (H, W), True = ink.
     """
     options = options or PreprocessOptions()
-    f = img.astype(np.float32)
-    guard = f < 255.0 - max(options.min_ink_contrast, 5.0 * spread)
+    # Tests of the uint8 page go through tables (see _lut), made again when needed rather than
+    # kept; a float copy of the page only while it is needed.
+    guard_table = _LEVELS_F32 < 255.0 - max(options.min_ink_contrast, 5.0 * spread)
+    guard = _lut(img, guard_table)
     if not guard.any():
         return guard
     otsu_t, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    glob = f <= otsu_t
+    glob_table = _LEVELS_F32 <= otsu_t
     if options.binarize == "otsu":
-        return glob & guard
+        return _lut(img, glob_table) & guard
+    del guard
+    f = img.astype(np.float32)
     h, w = img.shape
     win = options.sauvola_window or _odd(np.clip(min(h, w) / 40, 15, 61))
     win = min(win, _odd(min(h, w) - 1 if min(h, w) % 2 == 0 else min(h, w)))
@@ -616,14 +682,22 @@ def binarize(
     small = f
     if d > 1:
         small = cv2.resize(f, (max(1, w // d), max(1, h // d)), interpolation=cv2.INTER_AREA)
+    del f
     sw_ = max(1, _odd(win / d) if d > 1 else win)
     mean = cv2.boxFilter(small, -1, (sw_, sw_), borderType=cv2.BORDER_REFLECT)
     sqmean = cv2.boxFilter(small * small, -1, (sw_, sw_), borderType=cv2.BORDER_REFLECT)
     std = np.sqrt(np.maximum(sqmean - mean * mean, 0.0))
     thresh = mean * (1.0 + options.sauvola_k * (std / 128.0 - 1.0))
+    del small, mean, sqmean, std
     if d > 1:
         thresh = cv2.resize(thresh, (w, h), interpolation=cv2.INTER_LINEAR)
-    return ((f < thresh) | glob) & guard
+    # uint8 < float32 compares in float32 chunk by chunk (numpy's buffered casting), which is
+    # what a whole float32 copy of the page gave; the rest is done in place.
+    ink = np.less(img, thresh)
+    del thresh
+    ink |= _lut(img, glob_table)
+    ink &= _lut(img, guard_table)
+    return ink
 
 
 def _clean_components(
@@ -644,7 +718,8 @@ def _clean_components(
         included in the first).
     """
     h, w = binary.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    u8 = binary.view(np.uint8) if binary.dtype == bool else binary.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(u8, connectivity=8)
     if n <= 1:
         return binary, np.zeros_like(binary)
     x, y, bw, bh, area = (stats[1:, i] for i in range(5))
@@ -654,4 +729,14 @@ def _clean_components(
     # Lookup tables indexed by label; label 0 is the background.
     keep = np.concatenate([[False], area > speck_area])
     bad = np.concatenate([[False], touches & big & solid])
-    return keep[labels], bad[labels]
+    return _lookup(keep, labels), _lookup(bad, labels)
+
+
+def _lookup(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``table[labels]`` a band of rows at a time: indexing casts int32 labels to int64, which
+    for a whole page would be a transient 8 bytes per pixel."""
+    out = np.empty(labels.shape, table.dtype)
+    step = max(1, _LOOKUP_CHUNK // max(1, labels.shape[1]))
+    for y in range(0, labels.shape[0], step):
+        out[y : y + step] = table[labels[y : y + step]]
+    return out

@@ -348,3 +348,20 @@ def test_evaluate_pages_with_a_segmenter(tmp_path: Path, tiny_checkpoint: Path) 
     r = _run([*base, "--punctuation", "spaced"])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "--punctuation spaced: must be one of auto, attach, split" in r.stderr
+
+
+def test_tiff_with_an_oversized_second_page_is_refused(
+    pages: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    from tests.test_io import _tiff_by_hand
+
+    first = draw_lines(["page one"], seed=3)
+    h, w = first.shape
+    _tiff_by_hand(pages / "bomb.tif", [(w, h, first.tobytes()), (40_000, 40_000, b"")])
+    out = tmp_path / "out"
+    args = ["transcribe", str(pages), "--out", str(out), "--model", str(tiny_checkpoint)]
+    r = _run([*args, "--decoder", "greedy", "--format", "json"])
+    assert r.exit_code == 1
+    assert "bomb.tif" in r.stderr and "page 2 of 2 is 40000x40000 pixels" in r.stderr
+    sources = sorted(Path(json.loads(p.read_text())["source"]).name for p in out.glob("*.json"))
+    assert sources == ["p1.png", "p2.jpg"]  # the other inputs are still written, bomb.tif not

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from htrbatch.errors import InputError
-from htrbatch.io import expand_inputs, read_pages, write_atomic
+from htrbatch.io import expand_inputs, iter_pages, read_pages, write_atomic
 
 
 def test_reads_rgb_png_as_gray(tmp_path: Path) -> None:
@@ -115,3 +115,59 @@ def test_huge_image_is_refused_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="over the limit") as info:
         read_pages(tmp_path / "huge.png")
     assert "huge.png" in str(info.value)
+
+
+def _tiff_by_hand(path: Path, frames: list[tuple[int, int, bytes]]) -> None:
+    """A multi-page 8-bit grayscale TIFF written tag by tag. Each frame is (width, height, pixels);
+    pixels shorter than width * height make a frame that declares more than it holds, which is
+    all a decompression bomb needs (nothing is allocated to write it)."""
+    import struct
+
+    out = bytearray(b"II*\x00\x00\x00\x00\x00")  # little-endian; first IFD offset patched below
+    link = 4  # where the offset of the next IFD goes
+    for w, h, pixels in frames:
+        data_at = len(out)
+        out += pixels
+        if len(out) % 2:
+            out += b"\x00"
+        struct.pack_into("<I", out, link, len(out))
+        tags = [  # (tag, type 3 = SHORT / 4 = LONG, value), sorted by tag
+            (256, 4, w),  # ImageWidth
+            (257, 4, h),  # ImageLength
+            (258, 3, 8),  # BitsPerSample
+            (259, 3, 1),  # Compression: none
+            (262, 3, 1),  # PhotometricInterpretation: black is zero
+            (273, 4, data_at),  # StripOffsets
+            (277, 3, 1),  # SamplesPerPixel
+            (278, 4, h),  # RowsPerStrip
+            (279, 4, w * h),  # StripByteCounts (as declared)
+        ]
+        out += struct.pack("<H", len(tags))
+        for tag, kind, value in tags:
+            out += struct.pack("<HHI", tag, kind, 1)
+            out += struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        link = len(out)
+        out += b"\x00\x00\x00\x00"
+    path.write_bytes(bytes(out))
+
+
+def test_oversized_later_tiff_page_is_refused_before_decoding(tmp_path: Path) -> None:
+    small = bytes(range(256)) * 2 + bytes(112)  # 24 x 26 gray page
+    _tiff_by_hand(tmp_path / "bomb.tif", [(24, 26, small), (40_000, 40_000, b"")])
+    with pytest.raises(InputError) as info:
+        next(iter_pages(tmp_path / "bomb.tif"))  # refused before even the first page is decoded
+    msg = str(info.value)
+    assert "bomb.tif" in msg and "page 2 of 2" in msg and "40000x40000" in msg
+    assert "over the limit" in msg
+
+
+def test_hand_written_tiff_pages_come_one_by_one(tmp_path: Path) -> None:
+    a, b = bytes(range(24)) * 26, bytes([200]) * (30 * 10)
+    _tiff_by_hand(tmp_path / "two.tif", [(24, 26, a), (30, 10, b)])
+    pages = iter_pages(tmp_path / "two.tif")
+    first = next(pages)
+    assert first.page == 1 and first.image.shape == (26, 24) and first.image[0, 5] == 5
+    second = next(pages)
+    assert second.page == 2 and second.image.shape == (10, 30) and second.image.min() == 200
+    assert next(pages, None) is None
+    assert [p.image.shape for p in read_pages(tmp_path / "two.tif")] == [(26, 24), (10, 30)]

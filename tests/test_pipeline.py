@@ -80,3 +80,32 @@ def test_cuda_matches_cpu(tiny_checkpoint: Path) -> None:
     cpu = Recognizer(str(tiny_checkpoint), "cpu", decode=GREEDY).logprobs(crops)[0]
     gpu = Recognizer(str(tiny_checkpoint), "cuda", decode=GREEDY).logprobs(crops)[0]
     assert np.allclose(cpu, gpu, atol=5e-2)
+
+
+def test_prepare_file_holds_one_page_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """A multi-page file is read, segmented and dropped page by page: when page 2 is decoded,
+    page 1's image is already gone; all pages still come back, in order."""
+    import weakref
+
+    from PIL import Image
+
+    import htrbatch.pipeline as pipeline
+    from htrbatch.io import iter_pages
+
+    frames = [Image.fromarray(draw_lines([t], seed=s)) for s, t in ((3, "page one"), (4, "two"))]
+    frames[0].save(tmp_path / "book.tif", save_all=True, append_images=frames[1:])
+    alive: list[bool] = []
+
+    def watched(path):
+        previous = None
+        for page in iter_pages(path):  # decodes lazily, so this runs before the next decode
+            alive.append(previous is not None and previous() is not None)
+            previous = weakref.ref(page.image)
+            yield page
+            del page
+
+    monkeypatch.setattr(pipeline, "iter_pages", watched)
+    res = pipeline.prepare_file(FileJob(tmp_path / "book.tif"), SegmentOptions(), 32)
+    assert res.error is None and [p.page for p in res.pages] == [1, 2]
+    assert all(p.boxes and len(p.lines) == len(p.boxes) for p in res.pages)
+    assert alive == [False, False]

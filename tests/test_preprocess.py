@@ -179,3 +179,36 @@ def test_bad_options_and_inputs():
         preprocess_page(np.zeros((10, 10, 2), np.uint8))
     with pytest.raises(InputError):
         preprocess_page(np.zeros((10, 10), np.uint16))
+
+
+def test_noise_estimate_equals_filtering_the_whole_page():
+    """estimate_noise filters only the pixels it samples; the figure is the one a float32
+    response of the whole page gives (the responses are exact integers either way)."""
+    rng = np.random.default_rng(5)
+    for shape in ((40, 57), (1203, 1790)):
+        page = u8(compose(cv2.resize(text_mask(), shape[::-1])) + rng.normal(0, 9, shape))
+        kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+        resp = cv2.filter2D(page.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+        step = max(1, int(np.sqrt(page.size / 250_000)))
+        reference = float(1.4826 * np.median(np.abs(resp[1:-1:step, 1:-1:step])) / 6.0)
+        assert estimate_noise(page) == reference
+
+
+def test_memory_saving_chunks_do_not_change_the_page(monkeypatch):
+    """Rule levelling, rule painting and component look-ups work a chunk at a time on big
+    pages; tiny chunks give the very same result as one chunk."""
+    import htrbatch.preprocess as pre
+
+    ink = text_mask()
+    page = u8(compose(ink) * (1 - 0.4 * rule_layer(ink.shape)))
+    whole = preprocess_page(page)
+    assert whole.rule_mask.sum() > 1000  # the painting really ran, over many chunks below
+    monkeypatch.setattr(pre, "_PAINT_CHUNK", 97)
+    monkeypatch.setattr(pre, "_LOOKUP_CHUNK", 20)
+    monkeypatch.setattr(pre, "_RULE_CHUNK", 5000)
+    labels = np.random.default_rng(0).integers(0, 50, (301, 7), dtype=np.int32)
+    table = np.random.default_rng(1).random(50) > 0.5
+    assert np.array_equal(pre._lookup(table, labels), table[labels])
+    chunked = preprocess_page(page)
+    for name in ("image", "binary", "rule_mask"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
