@@ -10,7 +10,8 @@ import typer
 from htrbatch.cli.app import app, err_console, fail
 from htrbatch.errors import HtrError
 from htrbatch.model import ARCHITECTURES
-from htrbatch.train import TRAIN_PRECISIONS, TrainOptions, train
+from htrbatch.runtime import TRAIN_PRECISIONS
+from htrbatch.train import TrainOptions, train
 
 _D = TrainOptions()
 

@@ -25,7 +25,8 @@ from htrbatch.cli.options import (
 )
 from htrbatch.errors import HtrError
 from htrbatch.io import expand_inputs, write_atomic
-from htrbatch.pipeline import PRECISIONS, FileJob, TranscribeOptions, Transcriber
+from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber
+from htrbatch.runtime import PRECISIONS
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
 
