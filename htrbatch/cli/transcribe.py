@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from htrbatch.cli.app import app, err_console, fail
+from htrbatch.cli.app import app, err_console, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
     BatchOpt,
@@ -136,6 +136,7 @@ def transcribe(
         options.segment.validate()
         files, errors = expand_inputs(inputs, sys.stdin)
         transcriber = Transcriber(options)
+        note(transcriber.recognizer.precision_note)
     except HtrError as exc:
         fail(str(exc))
     for exc in errors:
