@@ -17,9 +17,7 @@ memory does not grow with the number of files.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
-import os
 import signal
 import sys
 import time
@@ -41,53 +39,23 @@ from htrbatch.errors import InputError, OptionsError
 from htrbatch.io import iter_pages, write_atomic
 from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
 from htrbatch.outputs import OutputName
+from htrbatch.runtime import (
+    PRECISIONS,
+    check_device,
+    choose_precision,
+    default_workers,
+    dtype_name,
+    recognizer_threads,
+    release_free_memory,
+    resolve_device,
+    set_threads,
+)
 from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
 from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Batch widths are rounded up to this (a few % more padding): a long run then sees a few dozen
 # batch shapes instead of one per batch, which keeps the process's memory flat.
 WIDTH_MULTIPLE = 32
-
-
-def release_free_memory() -> None:
-    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
-
-    Batches of varying shapes leave glibc's heap fragmented, and a long run's resident size
-    would creep up without it."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _load_libc()
-
-
-def usable_cpus() -> int:
-    """CPU cores this process may run on (affinity and container limits included where visible)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def default_workers() -> int:
-    """Page-preparation processes: one per core beyond the one the recogniser uses, at most 4;
-    0 (everything in this process) on a single core."""
-    return max(0, min(4, usable_cpus() - 1))
-
-
 DEFAULT_WORKERS = default_workers()
 
 
@@ -98,16 +66,13 @@ class TranscribeOptions:
     batch_size: int = 32
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     decode: DecodeOptions = field(default_factory=DecodeOptions)
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16, see resolve_precision()
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16, see runtime.choose_precision()
     threads: int = 0  # torch threads for the recogniser; 0 = cores left over by the workers
     workers: int = DEFAULT_WORKERS  # page reader/segmenter processes; 0 = in this process
     prefetch: int = 4  # files in flight per worker (bounds memory)
 
     def validate(self) -> None:
-        if self.device not in DEVICES:
-            raise OptionsError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise OptionsError("--device cuda: no CUDA device is available (use auto or cpu)")
+        check_device(self.device)
         if self.batch_size < 1:
             raise OptionsError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.precision not in PRECISIONS:
@@ -122,67 +87,8 @@ class TranscribeOptions:
             raise OptionsError(f"prefetch {self.prefetch}: must be at least 1")
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def model_path(model: str) -> Path:
     return default_model_path() if model == "default" else Path(model)
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags Linux reports in /proc/cpuinfo (empty elsewhere or if unreadable)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def cpu_has_native_bf16(flags: Iterable[str] | None = None) -> bool:
-    """Whether bf16 autocast pays on this CPU: where it has bf16 instructions (``avx512_bf16``
-    or Intel AMX ``amx_bf16``) and oneDNN.
-
-    Without them PyTorch emulates bf16 and runs slower than fp32. On the development CPU
-    (``avx512_bf16``, no AMX) the shipped model v3 ran its forward pass 1.8x faster under bf16
-    autocast (192 vs 104 lines/s, 2 threads) with the same greedy CER on testset_t (13.70 vs
-    13.72 %); the 4x smaller v2 had been slower in bf16 (0.6x), so re-measure for a new model
-    (docs/benchmarks.md, Throughput).
-    """
-    flags = cpu_flags() if flags is None else frozenset(flags)
-    return bool(flags & {"avx512_bf16", "amx_bf16"}) and torch.backends.mkldnn.is_available()
-
-
-def resolve_precision(
-    precision: str, device: torch.device, flags: Iterable[str] | None = None
-) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``, or None for plain fp32.
-
-    CUDA: ``auto``/``fp16`` -> fp16, ``bf16`` -> bf16 where the GPU has it (else fp16).
-    CPU: ``auto``/``bf16`` -> bf16 only where :func:`cpu_has_native_bf16`, else fp32; fp16 is
-    always fp32 on CPU (emulated, far slower). ``fp32`` -> fp32 everywhere.
-    """
-    if precision not in PRECISIONS:
-        raise OptionsError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    if precision == "fp32":
-        return None
-    if device.type == "cuda":
-        if precision == "bf16" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float16
-    if precision in ("auto", "bf16") and cpu_has_native_bf16(flags):
-        return torch.bfloat16
-    return None
-
-
-def dtype_name(dtype: torch.dtype | None) -> str:
-    """The precision name of an autocast dtype (None = fp32), as logs and results report it."""
-    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
 class Recognizer:
@@ -203,9 +109,11 @@ class Recognizer:
     ) -> None:
         self.device = resolve_device(device)
         self.batch_size = batch_size
-        if threads > 0:
-            torch.set_num_threads(threads)
-        self.autocast_dtype = resolve_precision(precision, self.device)
+        set_threads(threads)
+        chosen = choose_precision(precision, self.device)
+        self.autocast_dtype = chosen.dtype
+        # why an explicit --precision runs as something else (the CLI prints it once), or None
+        self.precision_note = chosen.note
         self.loaded: LoadedModel = load_checkpoint(model_path(model), self.device)
         self.charset = self.loaded.charset
         self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank)
@@ -503,10 +411,8 @@ class Transcriber:
     def __init__(self, options: TranscribeOptions = TranscribeOptions()) -> None:
         options.validate()
         self.options = options
-        threads = options.threads
-        if threads == 0 and options.workers > 0:
-            # the workers have their cores; the recogniser gets the rest (at least one)
-            threads = min(torch.get_num_threads(), max(1, usable_cpus() - options.workers))
+        # the workers have their cores; the recogniser gets the rest (at least one)
+        threads = recognizer_threads(options.threads, options.workers)
         self.recognizer = Recognizer(
             options.model,
             options.device,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from htrbatch.model import (
     read_checkpoint,
     save_checkpoint,
 )
-from htrbatch.pipeline import cpu_has_native_bf16, dtype_name
+from htrbatch.runtime import Precision, choose_precision, set_threads
 
 
 @dataclass(frozen=True)
@@ -138,29 +138,24 @@ def evaluate_cer(
     return rates.cer, rates.wer
 
 
-TRAIN_PRECISIONS = ("auto", "fp32", "bf16")
+def training_precision(precision: str, flags: Iterable[str] | None = None) -> Precision:
+    """The autocast dtype for training on the CPU (and a note when it is not what was asked).
+
+    The one policy of :func:`htrbatch.runtime.choose_precision` with ``training=True``:
+    ``auto`` takes bf16 where the CPU has bf16 instructions (``avx512_bf16`` or AMX), as for
+    inference; ``bf16`` is bf16 even where emulated; ``fp32`` is fp32. On the 2-core development
+    CPU (avx512_bf16, no AMX) a forward + backward step ran 1.6-2.1x faster under bf16 autocast
+    than in fp32 (docs/benchmarks.md, Training). The LSTM and the CTC loss stay in fp32
+    (``CRNN.forward``), so only the convolutions run in bf16.
+    """
+    return choose_precision(precision, torch.device("cpu"), flags, training=True)
 
 
 def training_autocast_dtype(
-    precision: str, flags: frozenset[str] | None = None
+    precision: str, flags: Iterable[str] | None = None
 ) -> torch.dtype | None:
-    """The autocast dtype for training on the CPU, or None for plain fp32.
-
-    ``auto`` takes bf16 where the CPU has bf16 instructions (``avx512_bf16`` or AMX), the same
-    rule as inference (``pipeline.cpu_has_native_bf16``). On the 2-core development CPU
-    (avx512_bf16, no AMX) a forward + backward step ran 1.6-2.1x faster under bf16 autocast than
-    in fp32 (docs/benchmarks.md, Training). The LSTM and the CTC loss stay in fp32
-    (``CRNN.forward``), so only the convolutions run in bf16.
-    """
-    if precision not in TRAIN_PRECISIONS:
-        raise OptionsError(
-            f"--precision {precision!r}: expected one of {', '.join(TRAIN_PRECISIONS)}"
-        )
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    return torch.bfloat16 if cpu_has_native_bf16(flags) else None
+    """The autocast dtype of :func:`training_precision`, or None for plain fp32."""
+    return training_precision(precision, flags).dtype
 
 
 def _lr_at(step: int, total: int, options: TrainOptions) -> float:
@@ -170,46 +165,38 @@ def _lr_at(step: int, total: int, options: TrainOptions) -> float:
     return options.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def train(
-    train_sets: Sequence[str | Path],
-    val_set: str | Path,
-    out: str | Path,
-    options: TrainOptions = TrainOptions(),
-    resume: bool = False,
-    log: Callable[[dict[str, Any]], None] | None = None,
-) -> TrainResult:
-    """Train a CRNN on line datasets and write the best checkpoint to ``out``.
+# --------------------------------------------------------------------------- set-up pieces
 
-    ``log`` receives one dict per event (``{"event": "epoch", ...}``); the same records go to
-    ``<out>.log.jsonl``. Returns the best validation CER and the history.
-    """
-    if options.init and resume:
-        raise OptionsError("--init and --resume conflict: resume continues its own weights")
-    autocast_dtype = training_autocast_dtype(options.precision)
-    out = Path(out)
-    last_path = out.with_name(out.stem + ".last.pt")
-    log_path = out.with_name(out.stem + ".log.jsonl")
-    out.parent.mkdir(parents=True, exist_ok=True)
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def _event_log(path: Path, log: Emit | None) -> Emit:
+    """``emit(record)``: time-stamp a record, append it to ``path`` (JSON lines), pass it to
+    ``log``."""
 
     def emit(record: dict[str, Any]) -> None:
         record = {"time": round(time.time(), 1), **record}
-        with log_path.open("a", encoding="utf-8") as fh:
+        with path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         if log:
             log(record)
 
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)
-    rng = np.random.default_rng(options.seed)
+    return emit
 
-    # Model, charset and optimizer: fresh, from --init weights, or from the last checkpoint.
+
+def _read_last(last_path: Path) -> dict[str, Any]:
+    """The resumable state ``<out>.last.pt`` holds (weights, optimizer, progress)."""
+    if not last_path.is_file():
+        raise OptionsError(f"--resume: {last_path} does not exist (nothing to resume)")
+    return read_checkpoint(last_path)
+
+
+def _build_model(options: TrainOptions, state: dict[str, Any] | None) -> tuple[CRNN, Charset]:
+    """The model and its charset: fresh from ``options.config``, from ``--init`` weights, or
+    from the resumed ``state``."""
     config, charset = options.config, Charset(DEFAULT_CHARSET)
-    state = None
-    if resume:
-        if not last_path.is_file():
-            raise OptionsError(f"--resume: {last_path} does not exist (nothing to resume)")
-        state = read_checkpoint(last_path)
+    if state is not None:
         config, charset = CRNNConfig.from_dict(state["config"]), Charset(state["charset"])
     elif options.init:
         loaded = load_checkpoint(options.init)
@@ -219,110 +206,129 @@ def train(
         model.load_state_dict(state["state_dict"])
     elif options.init:
         model.load_state_dict(loaded.model.state_dict())
+    return model, charset
+
+
+def _build_optimizer(
+    model: CRNN, options: TrainOptions, state: dict[str, Any] | None
+) -> torch.optim.Optimizer:
+    """AdamW over the model's parameters, with the resumed ``state``'s moments if any."""
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=options.lr, weight_decay=options.weight_decay
     )
     if state is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
+    return optimizer
 
-    def scan() -> list[Sample]:
-        return [s for ds in train_sets for s in load_dataset(ds)]
 
-    samples = scan()
-    ink = None
-    if options.strokes:
-        ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
-    n_ink = len(ink.lines) if ink else 0
-    val_samples = load_dataset(val_set)
-    if options.val_limit:
-        val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
-            : options.val_limit
-        ]
-    emit(
-        {
-            "event": "loading",
-            "train_lines": len(samples),
-            "stroke_lines": n_ink,
-            "val_lines": len(val_samples),
-        }
-    )
-    tr_images, tr_labels, _ = prepare_samples(samples, config.height, charset)
-    known = {s.image for s in samples}
-    va_images, _, va_texts = prepare_samples(val_samples, config.height, charset)
-    if not tr_images and not n_ink:
-        raise DatasetError("no usable training lines (all unreadable or outside the charset)")
-    widths = np.array([im.shape[1] for im in tr_images])
-    steps_per_epoch = math.ceil((len(tr_images) + n_ink) / options.batch_size)
-    if options.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, options.max_steps_per_epoch)
-    total_steps = steps_per_epoch * options.epochs
+@dataclass
+class TrainingData:
+    """The training lines (prepared images, plus stroke lines drawn afresh every epoch) and the
+    validation lines, as model inputs (uint8, ink = 255) with label ids."""
 
-    history: list[dict[str, Any]] = list(state.get("history", [])) if state else []
-    start_epoch = int(state["epoch"]) + 1 if state else 1
-    step = int(state.get("step", 0)) if state else 0
-    best_cer = float(state.get("best_cer", math.inf)) if state else math.inf
-    best_epoch = int(state.get("best_epoch", 0)) if state else 0
-    if state is not None and "rng" in state:
-        rng = np.random.default_rng(int(state["rng"]))
-    saved_total = int(state.get("total_steps", total_steps)) if state else total_steps
-    if saved_total != total_steps:
-        # The cosine schedule is laid over epochs x steps: a new total moves the current lr.
-        was, now = _lr_at(step, saved_total, options), _lr_at(step, total_steps, options)
+    train_sets: Sequence[str | Path]
+    height: int
+    charset: Charset
+    images: list[np.ndarray]
+    labels: list[list[int]]
+    known: set[Path]  # the training files already read (for --rescan)
+    ink: StrokeLines | None
+    val_images: list[np.ndarray]
+    val_texts: list[str]
+
+    @classmethod
+    def load(
+        cls,
+        train_sets: Sequence[str | Path],
+        val_set: str | Path,
+        options: TrainOptions,
+        height: int,
+        charset: Charset,
+        emit: Emit,
+    ) -> TrainingData:
+        samples = _scan(train_sets)
+        ink = None
+        if options.strokes:
+            ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
+        val_samples = load_dataset(val_set)
+        if options.val_limit:
+            val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
+                : options.val_limit
+            ]
         emit(
             {
-                "event": "warning",
-                "message": f"resuming with {total_steps} scheduled steps instead of "
-                f"{saved_total} (--epochs or --max-steps-per-epoch changed): "
-                f"the learning rate jumps from {was:.3g} to {now:.3g}",
+                "event": "loading",
+                "train_lines": len(samples),
+                "stroke_lines": len(ink.lines) if ink else 0,
+                "val_lines": len(val_samples),
             }
         )
-    aug = AugmentOptions()
-    t_start = time.time()
-    emit(
-        {
-            "event": "start",
-            "train_lines": len(tr_images),
-            "stroke_lines": n_ink,
-            "val_lines": len(va_images),
-            "params": sum(p.numel() for p in model.parameters()),
-            "precision": dtype_name(autocast_dtype),
-            "config": asdict(config),
-            "options": {k: v for k, v in asdict(options).items() if k != "config"},
-        }
-    )
+        images, labels, _ = prepare_samples(samples, height, charset)
+        va_images, _, va_texts = prepare_samples(val_samples, height, charset)
+        data = cls(
+            train_sets,
+            height,
+            charset,
+            images,
+            labels,
+            {s.image for s in samples},
+            ink,
+            va_images,
+            va_texts,
+        )
+        if not images and not data.n_ink:
+            raise DatasetError("no usable training lines (all unreadable or outside the charset)")
+        return data
 
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, options.epochs + 1):
-        if options.rescan and epoch > start_epoch:
-            new = [s for s in scan() if s.image not in known]
-            if new:
-                known.update(s.image for s in new)
-                images, labels, _ = prepare_samples(new, config.height, charset)
-                tr_images += images
-                tr_labels += labels
-                widths = np.array([im.shape[1] for im in tr_images])
-                emit(
-                    {
-                        "event": "rescan",
-                        "epoch": epoch,
-                        "new_lines": len(images),
-                        "train_lines": len(tr_images),
-                    }
-                )
-        model.train()
-        t0, seen, loss_sum = time.time(), 0, 0.0
-        # Batches of pre-rendered images and of stroke lines (drawn now, for this epoch) mixed.
-        plan = [(False, b) for b in _batches(widths, options.batch_size, rng)]
+    @property
+    def n_ink(self) -> int:
+        return len(self.ink.lines) if self.ink else 0
+
+    @property
+    def widths(self) -> np.ndarray:
+        return np.array([im.shape[1] for im in self.images])
+
+    def steps_per_epoch(self, options: TrainOptions) -> int:
+        steps = math.ceil((len(self.images) + self.n_ink) / options.batch_size)
+        if options.max_steps_per_epoch:
+            steps = min(steps, options.max_steps_per_epoch)
+        return steps
+
+    def rescan(self, epoch: int, emit: Emit) -> None:
+        """Add the training files that appeared since the last look (``--rescan``)."""
+        new = [s for s in _scan(self.train_sets) if s.image not in self.known]
+        if not new:
+            return
+        self.known.update(s.image for s in new)
+        images, labels, _ = prepare_samples(new, self.height, self.charset)
+        self.images += images
+        self.labels += labels
+        emit(
+            {
+                "event": "rescan",
+                "epoch": epoch,
+                "new_lines": len(images),
+                "train_lines": len(self.images),
+            }
+        )
+
+    def epoch_batches(
+        self, epoch: int, steps: int, options: TrainOptions, rng: np.random.Generator
+    ) -> Iterator[list[tuple[np.ndarray, list[int]]]]:
+        """This epoch's batches of (image, label ids), at most ``steps``: width-bucketed batches
+        of prepared images and of stroke lines (drawn now, for this epoch), mixed."""
+        ink = self.ink
+        plan = [(False, b) for b in _batches(self.widths, options.batch_size, rng)]
         drawn: Iterator[list[np.ndarray]] = iter(())
         if ink is not None:
             plan += [(True, b) for b in _batches(ink.widths, options.batch_size, rng)]
             plan = [plan[i] for i in rng.permutation(len(plan))]
-        plan = plan[:steps_per_epoch]
+        plan = plan[:steps]
         if ink is not None:
             drawn = ink.render_batches(
                 [b for from_ink, b in plan if from_ink],
                 epoch,
-                config.height,
+                self.height,
                 seed=options.seed,
                 workers=options.render_workers,
             )
@@ -335,19 +341,174 @@ def train(
                     if fits_ctc(ink.labels[i], im.shape[1])
                 ]
             else:
-                pairs = [(tr_images[i], tr_labels[i]) for i in batch]
-            if not pairs:
-                continue
-            lines = [im.astype(np.float32) / 255.0 for im, _ in pairs]
-            if options.augment:
-                lines = [augment_line(x, rng, aug) for x in lines]
-            x, w = collate(lines)
-            targets = torch.tensor([t for _, ids in pairs for t in ids], dtype=torch.long)
-            target_lengths = torch.tensor([len(ids) for _, ids in pairs], dtype=torch.long)
+                pairs = [(self.images[i], self.labels[i]) for i in batch]
+            if pairs:
+                yield pairs
+
+
+def _scan(train_sets: Sequence[str | Path]) -> list[Sample]:
+    return [s for ds in train_sets for s in load_dataset(ds)]
+
+
+def _batch_tensors(
+    pairs: list[tuple[np.ndarray, list[int]]],
+    rng: np.random.Generator,
+    augment: AugmentOptions | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch as model input and CTC targets: (images, widths, targets, target lengths)."""
+    lines = [im.astype(np.float32) / 255.0 for im, _ in pairs]
+    if augment is not None:
+        lines = [augment_line(x, rng, augment) for x in lines]
+    x, w = collate(lines)
+    targets = torch.tensor([t for _, ids in pairs for t in ids], dtype=torch.long)
+    target_lengths = torch.tensor([len(ids) for _, ids in pairs], dtype=torch.long)
+    return x, w, targets, target_lengths
+
+
+@dataclass
+class Progress:
+    """Where a run stands; ``<out>.last.pt`` carries it so that ``resume`` continues exactly."""
+
+    epoch: int = 0  # the last finished epoch
+    step: int = 0
+    best_cer: float = math.inf
+    best_epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    total_steps: int | None = None  # the schedule length of the run that saved it
+
+    @classmethod
+    def resumed(cls, state: dict[str, Any] | None) -> Progress:
+        if state is None:
+            return cls()
+        return cls(
+            epoch=int(state["epoch"]),
+            step=int(state.get("step", 0)),
+            best_cer=float(state.get("best_cer", math.inf)),
+            best_epoch=int(state.get("best_epoch", 0)),
+            history=list(state.get("history", [])),
+            total_steps=int(state["total_steps"]) if "total_steps" in state else None,
+        )
+
+
+def _warn_if_schedule_moved(
+    progress: Progress, total_steps: int, options: TrainOptions, emit: Emit
+) -> None:
+    """The cosine schedule is laid over epochs x steps: a resumed run with another total moves
+    the current learning rate; say so."""
+    saved = progress.total_steps
+    if saved is None or saved == total_steps:
+        return
+    was, now = _lr_at(progress.step, saved, options), _lr_at(progress.step, total_steps, options)
+    emit(
+        {
+            "event": "warning",
+            "message": f"resuming with {total_steps} scheduled steps instead of "
+            f"{saved} (--epochs or --max-steps-per-epoch changed): "
+            f"the learning rate jumps from {was:.3g} to {now:.3g}",
+        }
+    )
+
+
+def _save_last(
+    path: Path,
+    model: CRNN,
+    charset: Charset,
+    optimizer: torch.optim.Optimizer,
+    progress: Progress,
+    total_steps: int,
+    rng: np.random.Generator,
+) -> None:
+    """``<out>.last.pt``: weights plus all that ``resume`` needs to continue exactly (the numpy
+    generator continues from a seed drawn from it here)."""
+    save_checkpoint(
+        path,
+        model,
+        charset,
+        meta={"epoch": progress.epoch},
+        extra={
+            "optimizer": optimizer.state_dict(),
+            "epoch": progress.epoch,
+            "step": progress.step,
+            "total_steps": total_steps,
+            "best_cer": progress.best_cer,
+            "best_epoch": progress.best_epoch,
+            "history": progress.history,
+            "rng": int(rng.integers(2**31)),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def train(
+    train_sets: Sequence[str | Path],
+    val_set: str | Path,
+    out: str | Path,
+    options: TrainOptions = TrainOptions(),
+    resume: bool = False,
+    log: Emit | None = None,
+) -> TrainResult:
+    """Train a CRNN on line datasets and write the best checkpoint to ``out``.
+
+    ``log`` receives one dict per event (``{"event": "epoch", ...}``); the same records go to
+    ``<out>.log.jsonl``. Returns the best validation CER and the history.
+    """
+    if options.init and resume:
+        raise OptionsError("--init and --resume conflict: resume continues its own weights")
+    precision = training_precision(options.precision)
+    out = Path(out)
+    last_path = out.with_name(out.stem + ".last.pt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    emit = _event_log(out.with_name(out.stem + ".log.jsonl"), log)
+    if precision.note:
+        emit({"event": "note", "message": precision.note})
+
+    set_threads(options.threads)
+    torch.manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+
+    # Model, charset and optimizer: fresh, from --init weights, or from the last checkpoint.
+    state = _read_last(last_path) if resume else None
+    model, charset = _build_model(options, state)
+    optimizer = _build_optimizer(model, options, state)
+
+    data = TrainingData.load(train_sets, val_set, options, model.config.height, charset, emit)
+    steps_per_epoch = data.steps_per_epoch(options)
+    total_steps = steps_per_epoch * options.epochs
+
+    progress = Progress.resumed(state)
+    if state is not None and "rng" in state:
+        rng = np.random.default_rng(int(state["rng"]))
+    _warn_if_schedule_moved(progress, total_steps, options, emit)
+    aug = AugmentOptions() if options.augment else None
+    t_start = time.time()
+    emit(
+        {
+            "event": "start",
+            "train_lines": len(data.images),
+            "stroke_lines": data.n_ink,
+            "val_lines": len(data.val_images),
+            "params": sum(p.numel() for p in model.parameters()),
+            "precision": precision.name,
+            "config": asdict(model.config),
+            "options": {k: v for k, v in asdict(options).items() if k != "config"},
+        }
+    )
+
+    start_epoch = progress.epoch + 1
+    epoch = start_epoch - 1  # the last epoch run, if none runs
+    for epoch in range(start_epoch, options.epochs + 1):
+        if options.rescan and epoch > start_epoch:
+            data.rescan(epoch, emit)
+        model.train()
+        t0, seen, loss_sum = time.time(), 0, 0.0
+        for pairs in data.epoch_batches(epoch, steps_per_epoch, options, rng):
+            x, w, targets, target_lengths = _batch_tensors(pairs, rng, aug)
             for g in optimizer.param_groups:
-                g["lr"] = _lr_at(step, total_steps, options)
+                g["lr"] = _lr_at(progress.step, total_steps, options)
             with torch.autocast(
-                "cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+                "cpu", dtype=precision.dtype or torch.bfloat16, enabled=precision.dtype is not None
             ):
                 logprobs, lengths = model(x, w)
             loss = torch.nn.functional.ctc_loss(
@@ -357,16 +518,16 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            step += 1
+            progress.step += 1
             seen += len(pairs)
             loss_sum += loss.item() * len(pairs)
         train_seconds = time.time() - t0
 
-        val_cer, val_wer = evaluate_cer(model, va_images, va_texts, charset)
+        val_cer, val_wer = evaluate_cer(model, data.val_images, data.val_texts, charset)
         record = {
             "event": "epoch",
             "epoch": epoch,
-            "step": step,
+            "step": progress.step,
             "loss": loss_sum / max(1, seen),
             "val_cer": val_cer,
             "val_wer": val_wer,
@@ -374,41 +535,27 @@ def train(
             "lines_per_s": seen / max(train_seconds, 1e-9),
             "elapsed_s": time.time() - t_start,
         }
-        history.append(record)
-        improved = val_cer < best_cer
+        progress.epoch = epoch
+        progress.history.append(record)
+        improved = val_cer < progress.best_cer
         if improved:
-            best_cer, best_epoch = val_cer, epoch
+            progress.best_cer, progress.best_epoch = val_cer, epoch
             save_checkpoint(
                 out, model, charset, meta={"epoch": epoch, "val_cer": val_cer, "val_wer": val_wer}
             )
-        save_checkpoint(
-            last_path,
-            model,
-            charset,
-            meta={"epoch": epoch},
-            extra={
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "step": step,
-                "total_steps": total_steps,
-                "best_cer": best_cer,
-                "best_epoch": best_epoch,
-                "history": history,
-                "rng": int(rng.integers(2**31)),
-            },
-        )
+        _save_last(last_path, model, charset, optimizer, progress, total_steps, rng)
         emit({**record, "best": improved})
-        if epoch - best_epoch >= options.patience:
-            emit({"event": "early_stop", "epoch": epoch, "best_epoch": best_epoch})
+        if epoch - progress.best_epoch >= options.patience:
+            emit({"event": "early_stop", "epoch": epoch, "best_epoch": progress.best_epoch})
             break
         if options.max_minutes and (time.time() - t_start) / 60 > options.max_minutes:
             emit({"event": "time_limit", "epoch": epoch})
             break
 
     return TrainResult(
-        best_cer=best_cer,
-        best_epoch=best_epoch,
+        best_cer=progress.best_cer,
+        best_epoch=progress.best_epoch,
         epochs_run=epoch - start_epoch + 1,
-        history=history,
+        history=progress.history,
         checkpoint=out,
     )

@@ -17,7 +17,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import htrbatch.pipeline as pipeline
+import htrbatch.runtime as runtime
 from htrbatch.cli import app
 from htrbatch.decode import DecodeOptions
 from htrbatch.io import read_pages, write_atomic
@@ -27,10 +27,9 @@ from htrbatch.pipeline import (
     Recognizer,
     TranscribeOptions,
     Transcriber,
-    cpu_has_native_bf16,
     prepared_stream,
-    resolve_precision,
 )
+from htrbatch.runtime import cpu_has_native_bf16, resolve_precision
 from tests.conftest import draw_lines
 
 GREEDY = DecodeOptions(decoder="greedy")
@@ -242,12 +241,12 @@ def test_recognizer_precision_follows_the_cpu_flags(
     tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crops = [draw_lines(["flag test"], width=300, line_h=40)]
-    monkeypatch.setattr(pipeline, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
     fp32 = Recognizer(str(tiny_checkpoint), "cpu", decode=GREEDY)
     assert fp32.precision == "fp32"
     if not torch.backends.mkldnn.is_available():
         pytest.skip("no oneDNN: bf16 is never chosen")
-    monkeypatch.setattr(pipeline, "cpu_flags", lambda: frozenset({"amx_bf16", "amx_tile"}))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"amx_bf16", "amx_tile"}))
     bf16 = Recognizer(str(tiny_checkpoint), "cpu", decode=GREEDY)
     assert bf16.precision == "bf16"
     a, b = fp32.logprobs(crops)[0], bf16.logprobs(crops)[0]

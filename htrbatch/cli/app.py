@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from htrbatch import __version__
 
@@ -39,3 +40,9 @@ def fail(message: str, code: int = 2) -> None:
     """One-line error on stderr and exit: bad options or paths are usage errors (2)."""
     err_console.print(f"[red]error[/]: {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def note(message: str | None) -> None:
+    """A one-line note on stderr (e.g. why --precision runs as something else); None: nothing."""
+    if message:
+        err_console.print(f"[yellow]note[/]: {escape(message)}", highlight=False, soft_wrap=True)

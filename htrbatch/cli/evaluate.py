@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from htrbatch.cli.app import app, err_console, fail
+from htrbatch.cli.app import app, err_console, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
     BatchOpt,
@@ -87,6 +87,7 @@ def evaluate(
         segment = SegmentOptions(method=segmenter)
         segment.validate()
         recognizer = Recognizer(options.model, options.device, options.batch_size, options.decode)
+        note(recognizer.precision_note)
         with Progress(
             TextColumn("evaluating"),
             BarColumn(),

@@ -7,10 +7,11 @@ from typing import Any
 
 import typer
 
-from htrbatch.cli.app import app, err_console, fail
+from htrbatch.cli.app import app, err_console, fail, note
 from htrbatch.errors import HtrError
 from htrbatch.model import ARCHITECTURES
-from htrbatch.train import TRAIN_PRECISIONS, TrainOptions, train
+from htrbatch.runtime import TRAIN_PRECISIONS
+from htrbatch.train import TrainOptions, train
 
 _D = TrainOptions()
 
@@ -132,6 +133,8 @@ def train_command(
                 + ("  [green]best[/]" if record.get("best") else ""),
                 highlight=False,
             )
+        elif record["event"] == "note":
+            note(record["message"])
         elif record["event"] == "warning":
             err_console.print(f"[yellow]warning[/]: {record['message']}", highlight=False)
         elif record["event"] in ("start", "loading", "rescan", "early_stop", "time_limit"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from htrbatch.cli.app import app, err_console, fail
+from htrbatch.cli.app import app, err_console, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
     BatchOpt,
@@ -26,7 +26,8 @@ from htrbatch.cli.options import (
 from htrbatch.errors import HtrError
 from htrbatch.io import expand_inputs, write_atomic
 from htrbatch.outputs import plan_outputs
-from htrbatch.pipeline import PRECISIONS, FileJob, TranscribeOptions, Transcriber
+from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber
+from htrbatch.runtime import PRECISIONS
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
 
@@ -146,6 +147,7 @@ def transcribe(
         files, errors = expand_inputs(inputs, sys.stdin)
         names = plan_outputs(files)  # refuses inputs that would share an output, before work
         transcriber = Transcriber(options)
+        note(transcriber.recognizer.precision_note)
     except HtrError as exc:
         fail(str(exc))
     for exc in errors:
