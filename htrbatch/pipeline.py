@@ -39,10 +39,17 @@ from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.io import read_pages, write_atomic
-from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
+from htrbatch.model import (
+    LineMap,
+    LoadedModel,
+    collate,
+    load_checkpoint,
+    prepare_line,
+    prepare_line_mapped,
+)
 from htrbatch.outputs import OutputName
 from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
-from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult
+from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult, WordResult
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -215,6 +222,11 @@ class Recognizer:
         return self.loaded.config.height
 
     @property
+    def stride(self) -> int:
+        """Input columns per output frame of the model."""
+        return self.loaded.config.width_stride
+
+    @property
     def precision(self) -> str:
         """What the model actually runs in: fp32, bf16 or fp16."""
         return dtype_name(self.autocast_dtype)
@@ -265,11 +277,42 @@ class Recognizer:
 # --------------------------------------------------------------------------- streaming
 
 
-def _add_lines(res: PageResult, boxes: Sequence[BBox], decoded: Iterator[DecodeResult]) -> None:
-    """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings."""
-    for box in boxes:
+def word_boxes(d: DecodeResult, box: BBox, lmap: LineMap, stride: int) -> list[WordResult]:
+    """The words of one decoded line with boxes in input-image pixels.
+
+    A word's frames ``[start, end)`` cover prepared columns ``start * stride`` to
+    ``end * stride``, mapped back through the line's trim and scale (``lmap``) into the crop at
+    ``box``; CTC emits a character on one or two frames, usually at its left part, so the right
+    edge is carried half-way to the next word's first frame (to the line's inked end for the
+    last word: the recogniser read all of it). y is the line's box."""
+    x0, y0, x1, y1 = box
+    out = []
+    words = d.words
+    for k, w in enumerate(words):
+        a = x0 + lmap.crop_x(w.start * stride)
+        if k + 1 < len(words):
+            b = x0 + lmap.crop_x(max(w.end, (w.end + words[k + 1].start) / 2) * stride)
+        else:
+            b = x0 + max(lmap.crop_x(w.end * stride), lmap.x1)
+        a = int(np.clip(np.floor(a), x0, x1 - 1))
+        b = int(np.clip(np.ceil(b), a + 1, x1))
+        out.append(WordResult(w.text, (a, y0, b, y1), w.confidence))
+    return out
+
+
+def _add_lines(
+    res: PageResult,
+    boxes: Sequence[BBox],
+    decoded: Iterator[DecodeResult],
+    maps: Sequence[LineMap] = (),
+    stride: int = 1,
+) -> None:
+    """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings;
+    with ``maps`` (one per box) each line gets its word boxes."""
+    for i, box in enumerate(boxes):
         d = next(decoded)
-        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence))
+        words = word_boxes(d, box, maps[i], stride) if i < len(maps) else []
+        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence, words=words))
 
 
 def _measured_skew(seg: Segmentation) -> float | None:
@@ -309,6 +352,7 @@ class PreparedPage:
     boxes: list[BBox]
     lines: list[np.ndarray]  # prepared model input, float32 (H, W_i)
     skew_deg: float | None = None
+    maps: list[LineMap] = field(default_factory=list)  # per line, for word boxes
 
 
 @dataclass
@@ -368,6 +412,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
             t2 = time.perf_counter()
             times["segment"] += t2 - t1
             h, w = page.image.shape
+            prepared = [prepare_line_mapped(ln.image, height) for ln in seg.lines]
             out.append(
                 PreparedPage(
                     source=page.source,
@@ -375,8 +420,9 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                     width=w,
                     height=h,
                     boxes=[ln.bbox for ln in seg.lines],
-                    lines=[prepare_line(ln.image, height) for ln in seg.lines],
+                    lines=[p[0] for p in prepared],
                     skew_deg=_measured_skew(seg),
+                    maps=[p[1] for p in prepared],
                 )
             )
             times["prepare"] += time.perf_counter() - t2
@@ -520,14 +566,19 @@ class Transcriber:
     ) -> list[PageResult]:
         """Recognise the lines of several segmented pages in shared batches."""
         lines: list[LineImage] = [ln for _, seg in pages for ln in seg.lines]
-        decoded = iter(self.recognizer.recognize([ln.image for ln in lines]))
+        rec = self.recognizer
+        prepared = [prepare_line_mapped(ln.image, rec.height) for ln in lines]
+        logprobs = rec.logprobs_prepared([p[0] for p in prepared]) if prepared else []
+        decoded = iter(rec.decode(logprobs))
+        maps = iter([p[1] for p in prepared])
         results = []
         for page, seg in pages:
             h, w = page.image.shape
             res = PageResult(
                 source=page.source, width=w, height=h, page=page.page, skew_deg=_measured_skew(seg)
             )
-            _add_lines(res, [ln.bbox for ln in seg.lines], decoded)
+            boxes = [ln.bbox for ln in seg.lines]
+            _add_lines(res, boxes, decoded, [next(maps) for _ in boxes], rec.stride)
             results.append(res)
         return results
 
@@ -595,7 +646,7 @@ class Transcriber:
                     page=p.page,
                     skew_deg=p.skew_deg,
                 )
-                _add_lines(res, p.boxes, results_left)
+                _add_lines(res, p.boxes, results_left, p.maps, self.recognizer.stride)
                 results.append(res)
                 stats.pages += 1
                 stats.lines += len(p.boxes)
