@@ -1,7 +1,8 @@
 """Reading page images and writing results.
 
 Every image becomes uint8 (H, W) grayscale: EXIF orientation applied, 16-bit scaled down,
-alpha composited onto white paper, each page of a multi-page TIFF read separately. Anything that
+alpha composited onto white paper, each page of a multi-page TIFF read separately; each page of a
+PDF rendered (:mod:`htrbatch.formats.pdf`). Anything that
 is not a usable image raises :class:`htrbatch.errors.InputError` naming the file and the reason.
 """
 
@@ -23,11 +24,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from htrbatch.errors import InputError
+from htrbatch.formats import pdf
 from htrbatch.types import PageImage
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".jp2"}
 )
+# what a folder is searched for: images and PDFs
+INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
 MIN_SIDE = 8  # smaller than this cannot hold a readable character
 MAX_PIXELS = 400_000_000  # ~20000 x 20000; bigger is almost surely a mistake and would exhaust RAM
 
@@ -50,13 +54,26 @@ def _to_gray(frame: Image.Image) -> np.ndarray:
     return np.asarray(frame.convert("L"), dtype=np.uint8)
 
 
-def read_pages(path: str | Path) -> list[PageImage]:
-    """All pages of one image file as grayscale arrays (one for most formats, N for TIFF)."""
+def iter_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> Iterator[PageImage]:
+    """The pages of one image file or PDF, one at a time: a PDF's pages are rendered as they are
+    asked for (at ``dpi``, or a scanned page's own resolution: :mod:`htrbatch.formats.pdf`)."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > 0 and pdf.is_pdf(path):
+        yield from pdf.iter_pages(path, dpi)
+    else:
+        yield from read_pages(path)
+
+
+def read_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> list[PageImage]:
+    """All pages of one image file as grayscale arrays (one for most formats, N for TIFF, one
+    per page for a PDF rendered at ``dpi``; :func:`iter_pages` holds one page at a time)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty")
+    if pdf.is_pdf(path):
+        return list(pdf.iter_pages(path, dpi))
     try:
         with Image.open(path) as im:
             n_frames = getattr(im, "n_frames", 1)
@@ -96,10 +113,10 @@ class FoundFile:
 def expand_inputs(
     inputs: Iterable[str], stdin: TextIO | None = None
 ) -> tuple[list[FoundFile], list[InputError]]:
-    """Turn command-line inputs into image files.
+    """Turn command-line inputs into image and PDF files.
 
-    A directory is searched recursively for image files (sorted); ``-`` reads more paths from
-    ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
+    A directory is searched recursively for image and PDF files (sorted); ``-`` reads more paths
+    from ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
     Files named explicitly are kept whatever their suffix (reading will judge them). A file
     reached twice is kept once, where it was first reached.
     """
@@ -126,7 +143,7 @@ def expand_inputs(
             p = Path(item)
             if p.is_dir():
                 for f in sorted(p.rglob("*")):
-                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                    if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES:
                         add(f, p)
             elif p.is_file():
                 add(p, None)

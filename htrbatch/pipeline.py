@@ -38,7 +38,8 @@ from htrbatch.assets import default_model_path
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
-from htrbatch.io import read_pages, write_atomic
+from htrbatch.formats.pdf import DEFAULT_DPI
+from htrbatch.io import iter_pages, write_atomic
 from htrbatch.model import (
     LineMap,
     LoadedModel,
@@ -109,6 +110,7 @@ class TranscribeOptions:
     threads: int = 0  # torch threads for the recogniser; 0 = cores left over by the workers
     workers: int = DEFAULT_WORKERS  # page reader/segmenter processes; 0 = in this process
     prefetch: int = 4  # files in flight per worker (bounds memory)
+    dpi: int = DEFAULT_DPI  # PDF pages that are not one scanned image are rendered at this
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -127,6 +129,8 @@ class TranscribeOptions:
             raise OptionsError(f"--workers {self.workers}: must be 0 (in-process) or more")
         if self.prefetch < 1:
             raise OptionsError(f"prefetch {self.prefetch}: must be at least 1")
+        if not 50 <= self.dpi <= 1200:
+            raise OptionsError(f"--dpi {self.dpi}: must be between 50 and 1200")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -395,19 +399,24 @@ class StageTimes:
             setattr(self, k, getattr(self, k) + v)
 
 
-def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> PreparedFile:
-    """Read, preprocess, segment and normalise every page of one file (runs in the workers).
+def prepare_file(
+    job: FileJob, segment: SegmentOptions, height: int, dpi: int = DEFAULT_DPI
+) -> PreparedFile:
+    """Read, preprocess, segment and normalise every page of one file (runs in the workers);
+    PDF pages are rendered one at a time at ``dpi`` (see :mod:`htrbatch.formats.pdf`).
 
     Never raises for a bad file: the reason comes back in ``error``."""
-    t0 = time.perf_counter()
     times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
     try:
-        pages = read_pages(job.path)
-        t1 = time.perf_counter()
-        times["read"] = t1 - t0
+        pages = iter_pages(job.path, dpi)
         out = []
-        for page in pages:
+        while True:
+            t0 = time.perf_counter()
+            page = next(pages, None)
             t1 = time.perf_counter()
+            times["read"] += t1 - t0
+            if page is None:
+                break
             seg = segment_page(page.image, segment)
             t2 = time.perf_counter()
             times["segment"] += t2 - t1
@@ -430,6 +439,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                 ok, png = cv2.imencode(".png", draw_segmentation(page.image, seg))
                 if ok:
                     write_atomic(debug, png.tobytes())
+            del page, seg  # before the next page is read
         return PreparedFile(job, out, None, times)
     except InputError as exc:
         return PreparedFile(job, [], str(exc), times)
@@ -440,12 +450,13 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
 class _PrepareCall:
     """``prepare_file`` with its fixed arguments, picklable for worker processes."""
 
-    def __init__(self, segment: SegmentOptions, height: int) -> None:
+    def __init__(self, segment: SegmentOptions, height: int, dpi: int = DEFAULT_DPI) -> None:
         self.segment = segment
         self.height = height
+        self.dpi = dpi
 
     def __call__(self, job: FileJob) -> PreparedFile:
-        return prepare_file(job, self.segment, self.height)
+        return prepare_file(job, self.segment, self.height, self.dpi)
 
 
 def _init_worker() -> None:
@@ -598,7 +609,7 @@ class Transcriber:
         with ``error`` set; the others are unaffected. Stage times accumulate in ``self.stats``.
         """
         workers = self.options.workers if workers is None else workers
-        fn = _PrepareCall(self.options.segment, self.recognizer.height)
+        fn = _PrepareCall(self.options.segment, self.recognizer.height, self.options.dpi)
         window = max(2, workers * self.options.prefetch)
         group_lines = 4 * self.options.batch_size
         group: list[PreparedFile] = []
