@@ -139,8 +139,8 @@ def realign_words(text: str, words: Sequence[WordSpan]) -> tuple[WordSpan, ...]:
 
     Characters are matched (spaces ignored) with :class:`difflib.SequenceMatcher`; a new word
     spans the frames of every old word it shares a character with, and its confidence is their
-    lowest. A word sharing none (a whole-word replacement) takes the frames between its
-    neighbours."""
+    lowest. A word sharing none (a whole-word replacement) takes the frames of the old word in
+    its place when the word count is unchanged, else those between its neighbours."""
     new = text.split()
     if not words or not new:
         return ()
@@ -170,7 +170,9 @@ def realign_words(text: str, words: Sequence[WordSpan]) -> tuple[WordSpan, ...]:
         else:
             out.append(None)
     for j, span in enumerate(out):
-        if span is None:  # between the neighbours that were matched
+        if span is None and len(new) == len(words):  # one word for another, in its place
+            out[j] = dataclasses.replace(words[j], text=new[j])
+        elif span is None:  # between the neighbours that were matched
             prev = next((out[k] for k in range(j - 1, -1, -1) if out[k] is not None), None)
             nxt = next((out[k] for k in range(j + 1, len(out)) if out[k] is not None), None)
             start = prev.end if prev is not None else words[0].start
