@@ -33,7 +33,7 @@ from htrbatch.types import PageImage, PageResult
 DEFAULT_DPI = 300
 SCAN_COVER = 0.9  # an image covering this much of a page makes it a scanned page
 MIN_DPI, MAX_DPI = 50, 1200  # a scan's own resolution outside this is distrusted: --dpi instead
-_MAX_PIXELS = 400_000_000  # as htrbatch.io.MAX_PIXELS (io imports this module, not the reverse)
+REOPEN_EVERY = 50  # pages rendered per opening of the document (bounds PDFium's caches)
 
 
 def is_pdf(path: str | Path) -> bool:
@@ -93,18 +93,24 @@ def scan_dpi(page) -> float | None:
 def render_dpi(page, dpi: float) -> float:
     """The resolution ``page`` is rendered at: a scan's own, else ``dpi``; capped to the pixel
     limit."""
+    from htrbatch.io import MAX_PIXELS  # at call time: io imports this module
+
     use = scan_dpi(page) or float(dpi)
     w_pt, h_pt = page.get_size()
     pixels = (w_pt * use / 72.0) * (h_pt * use / 72.0)
-    if pixels > _MAX_PIXELS:
-        use *= (_MAX_PIXELS / pixels) ** 0.5
+    if pixels > MAX_PIXELS:
+        use *= (MAX_PIXELS / pixels) ** 0.5
     return use
 
 
 def iter_pages(path: str | Path, dpi: float = DEFAULT_DPI) -> Iterator[PageImage]:
     """The pages of a PDF as grayscale images, rendered one at a time (see the module doc).
 
-    Pages are numbered 1..n when there are several, None for a one-page PDF, as for TIFF."""
+    Pages are numbered 1..n when there are several, None for a one-page PDF, as for TIFF. PDFium
+    keeps what it parsed of every page it has loaded for as long as the document is open (about
+    a page's compressed size each: +120 MB over a 500-page scan), so the document is opened
+    afresh every :data:`REOPEN_EVERY` pages; memory then stays flat
+    (``benchmarks/pdf_read_bench.py``)."""
     path = Path(path)
     doc = _open(path)
     try:
@@ -112,28 +118,33 @@ def iter_pages(path: str | Path, dpi: float = DEFAULT_DPI) -> Iterator[PageImage
         if n == 0:
             raise InputError(path, "PDF has no pages")
         for i in range(n):
-            try:
-                page = doc[i]
-            except Exception as exc:
-                raise InputError(path, f"page {i + 1}: cannot read ({exc})") from None
-            try:
-                scale = render_dpi(page, dpi) / 72.0
-                bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
-                gray = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
-                bitmap.close()
-            except InputError:
-                raise
-            except Exception as exc:
-                raise InputError(path, f"page {i + 1}: cannot render ({exc})") from None
-            finally:
-                page.close()
-            if gray.ndim == 3:
-                gray = gray[:, :, 0]
-            if min(gray.shape) < 8:
-                raise InputError(path, f"page {i + 1} renders to {gray.shape[1]}x{gray.shape[0]}")
-            yield PageImage(gray, str(path), i + 1 if n > 1 else None)
+            if i and i % REOPEN_EVERY == 0:
+                doc.close()
+                doc = _open(path)
+            yield PageImage(_render(doc, i, path, dpi), str(path), i + 1 if n > 1 else None)
     finally:
         doc.close()
+
+
+def _render(doc, i: int, path: Path, dpi: float) -> np.ndarray:
+    try:
+        page = doc[i]
+    except Exception as exc:
+        raise InputError(path, f"page {i + 1}: cannot read ({exc})") from None
+    try:
+        scale = render_dpi(page, dpi) / 72.0
+        bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
+        gray = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
+        bitmap.close()
+    except Exception as exc:
+        raise InputError(path, f"page {i + 1}: cannot render ({exc})") from None
+    finally:
+        page.close()
+    if gray.ndim == 3:
+        gray = gray[:, :, 0]
+    if min(gray.shape) < 8:
+        raise InputError(path, f"page {i + 1} renders to {gray.shape[1]}x{gray.shape[0]} pixels")
+    return gray
 
 
 # --------------------------------------------------------------------------- writing
