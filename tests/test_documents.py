@@ -439,3 +439,17 @@ def test_per_document_outputs_in_the_naming_rule(tmp_path: Path) -> None:
         "alto": Path("o/sub/doc/doc-p2.alto.xml"),
     }
     assert name.document_paths("o", ["txt", "pdf"]) == {"pdf": Path("o/sub/doc.pdf")}
+
+
+def test_long_pdfs_reopen_and_huge_pages_are_capped(tmp_path: Path, monkeypatch) -> None:
+    pages = [draw_lines([f"page {i}"], width=300, seed=i) for i in range(5)]
+    path = tmp_path / "five.pdf"
+    _pdf_from_images(path, pages, dpi=100)
+    monkeypatch.setattr(pdf, "REOPEN_EVERY", 2)  # the document is opened three times
+    got = list(pdf.iter_pages(path))
+    assert [p.page for p in got] == [1, 2, 3, 4, 5]
+    for p, want in zip(got, pages):
+        assert np.abs(p.image.astype(int) - want).mean() < 8  # the same page, in order
+    monkeypatch.setattr("htrbatch.io.MAX_PIXELS", 20_000)
+    small = next(pdf.iter_pages(path))
+    assert small.image.size <= 20_000 * 1.05 and small.image.shape[1] > 2 * small.image.shape[0]

@@ -87,6 +87,8 @@ def scan_dpi(page) -> float | None:
         return None
     # the larger pixel extent over the larger shown extent (the image may be rotated 90 degrees)
     dpi = max(px_w, px_h) / (max(right - left, top - bottom) / 72.0)
+    # a hair less, so the page renders to the image's own size (sizes are rounded up)
+    dpi *= 1 - 1e-6
     return dpi if MIN_DPI <= dpi <= MAX_DPI else None
 
 
