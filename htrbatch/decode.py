@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import logging
 import math
 import multiprocessing
@@ -59,9 +60,25 @@ MIN_POOL_BATCH = 8
 
 
 @dataclass(frozen=True)
+class WordSpan:
+    """One word of a decoded line and the frames it was read from (``end`` exclusive).
+
+    ``confidence`` is the line confidence's formula over the word's frames: the geometric mean
+    per character of the best path's probability there."""
+
+    text: str
+    start: int
+    end: int
+    confidence: float
+
+
+@dataclass(frozen=True)
 class DecodeResult:
     text: str
     confidence: float  # in [0, 1], see the module docstring
+    # The words of ``text`` (its whitespace-separated tokens, in order) with their frames; empty
+    # when a decoder gives none.
+    words: tuple[WordSpan, ...] = ()
 
 
 class Decoder(Protocol):
@@ -103,6 +120,70 @@ def _normalize_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+def _word_spans(x: np.ndarray, words: Sequence[tuple[str, int, int]]) -> tuple[WordSpan, ...]:
+    """``(text, start, end)`` word frames of log-probs ``x`` with their confidences."""
+    if not words:
+        return ()
+    best = x.max(axis=1).astype(np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(best)])
+    out = []
+    for text, start, end in words:
+        start, end = max(0, int(start)), min(len(best), max(int(end), int(start) + 1))
+        out.append(WordSpan(text, start, end, _confidence(cum[end] - cum[start], len(text))))
+    return tuple(out)
+
+
+def realign_words(text: str, words: Sequence[WordSpan]) -> tuple[WordSpan, ...]:
+    """The words of ``text`` (a correction of the text ``words`` spell: respaced punctuation,
+    spelling fixes) with frames taken from the words they came from.
+
+    Characters are matched (spaces ignored) with :class:`difflib.SequenceMatcher`; a new word
+    spans the frames of every old word it shares a character with, and its confidence is their
+    lowest. A word sharing none (a whole-word replacement) takes the frames of the old word in
+    its place when the word count is unchanged, else those between its neighbours."""
+    new = text.split()
+    if not words or not new:
+        return ()
+    if [w.text for w in words] == new:
+        return tuple(words)
+    old_chars = "".join(w.text for w in words)
+    old_owner = [i for i, w in enumerate(words) for _ in w.text]
+    new_chars = "".join(new)
+    new_owner = [j for j, w in enumerate(new) for _ in w]
+    sources: list[set[int]] = [set() for _ in new]
+    matcher = difflib.SequenceMatcher(None, old_chars, new_chars, autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            sources[new_owner[b + k]].add(old_owner[a + k])
+    out: list[WordSpan | None] = []
+    for j, word in enumerate(new):
+        if sources[j]:
+            olds = [words[i] for i in sorted(sources[j])]
+            out.append(
+                WordSpan(
+                    word,
+                    min(w.start for w in olds),
+                    max(w.end for w in olds),
+                    min(w.confidence for w in olds),
+                )
+            )
+        else:
+            out.append(None)
+    for j, span in enumerate(out):
+        if span is None and len(new) == len(words):  # one word for another, in its place
+            out[j] = dataclasses.replace(words[j], text=new[j])
+        elif span is None:  # between the neighbours that were matched
+            prev = next((out[k] for k in range(j - 1, -1, -1) if out[k] is not None), None)
+            nxt = next((out[k] for k in range(j + 1, len(out)) if out[k] is not None), None)
+            start = prev.end if prev is not None else words[0].start
+            end = nxt.start if nxt is not None else words[-1].end
+            if end <= start:
+                start, end = (prev or nxt or words[0]).start, (prev or nxt or words[0]).end
+            conf = min(w.confidence for w in words)
+            out[j] = WordSpan(new[j], start, end, conf)
+    return tuple(w for w in out if w is not None)
+
+
 class GreedyDecoder:
     """Best path: arg-max class per frame, repeats collapsed, blanks dropped."""
 
@@ -122,7 +203,35 @@ class GreedyDecoder:
         keep[1:] = best[1:] != best[:-1]
         keep &= best != self.blank
         text = _normalize_whitespace("".join(self.labels[i] for i in best[keep]))
-        return DecodeResult(text, _confidence(path_logp, len(text)))
+        return DecodeResult(text, _confidence(path_logp, len(text)), self._words(x, best))
+
+    def _words(self, x: np.ndarray, best: np.ndarray) -> tuple[WordSpan, ...]:
+        """The best path's words: each from its first character's first frame to its last
+        character's last frame (a character holds the frames its label repeats over)."""
+        words: list[tuple[str, int, int]] = []
+        chars: list[str] = []
+        start = end = 0
+        t, n = 0, len(best)
+        while t < n:
+            label = int(best[t])
+            run_end = t + 1
+            while run_end < n and best[run_end] == label:
+                run_end += 1
+            if label != self.blank:
+                ch = self.labels[label]
+                if ch.isspace():
+                    if chars:
+                        words.append(("".join(chars), start, end))
+                        chars = []
+                else:
+                    if not chars:
+                        start = t
+                    chars.append(ch)
+                    end = run_end
+            t = run_end
+        if chars:
+            words.append(("".join(chars), start, end))
+        return _word_spans(x, words)
 
 
 class BeamDecoder:
@@ -203,8 +312,9 @@ class BeamDecoder:
         beams = self._decoder.decode_beams(
             x.astype(np.float32, copy=False), beam_width=self.beam_width, prune_history=True
         )
-        text, _, _, logit_score, _ = beams[0]
-        return DecodeResult(text, _confidence(logit_score, len(text)))
+        text, _, frames, logit_score, _ = beams[0]
+        words = realign_words(text, _beam_words(x, frames))
+        return DecodeResult(text, _confidence(logit_score, len(text)), words)
 
     def decode_many(self, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:
         """Decode several lines, in worker processes when that pays off (see ``workers``)."""
@@ -223,8 +333,9 @@ class BeamDecoder:
         )
         results = [DecodeResult("", 1.0)] * len(xs)
         for i, found in zip(nonempty, beams, strict=True):
-            text, _, logit_score, _ = found[0]
-            results[i] = DecodeResult(text, _confidence(logit_score, len(text)))
+            text, frames, logit_score, _ = found[0]
+            words = realign_words(text, _beam_words(xs[i], frames))
+            results[i] = DecodeResult(text, _confidence(logit_score, len(text)), words)
         return results
 
     def _get_pool(self) -> Pool:
@@ -241,6 +352,13 @@ class BeamDecoder:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+
+
+def _beam_words(
+    x: np.ndarray, frames: Sequence[tuple[str, tuple[int, int]]]
+) -> tuple[WordSpan, ...]:
+    """pyctcdecode's ``text_frames`` (word, (start, end exclusive)) as :class:`WordSpan`."""
+    return _word_spans(x, [(w, s, e) for w, (s, e) in frames if w and s >= 0])
 
 
 def _rebuild_beam(args: tuple[Any, ...], kwargs: dict[str, Any]) -> BeamDecoder:
@@ -325,7 +443,8 @@ class SpellingDecoder:
         return self.correct_result(self.inner.decode(logprobs))
 
     def correct_result(self, result: DecodeResult) -> DecodeResult:
-        return dataclasses.replace(result, text=self.correct(result.text))
+        text = self.correct(result.text)
+        return dataclasses.replace(result, text=text, words=realign_words(text, result.words))
 
     def correct(self, text: str) -> str:
         """``text`` with its plain words spell-corrected."""
@@ -454,7 +573,8 @@ class PunctuationDecoder:
         return self.correct_result(self.inner.decode(logprobs))
 
     def correct_result(self, result: DecodeResult) -> DecodeResult:
-        return dataclasses.replace(result, text=self._fix(result.text))
+        text = self._fix(result.text)
+        return dataclasses.replace(result, text=text, words=realign_words(text, result.words))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Reading page images and writing results.
 
 Every image becomes uint8 (H, W) grayscale: EXIF orientation applied, 16-bit scaled down,
-alpha composited onto white paper, each page of a multi-page TIFF read separately. Anything that
+alpha composited onto white paper, each page of a multi-page TIFF read separately; each page of a
+PDF rendered (:mod:`htrbatch.formats.pdf`). Anything that
 is not a usable image raises :class:`htrbatch.errors.InputError` naming the file and the reason.
 """
 
@@ -23,11 +24,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from htrbatch.errors import InputError
+from htrbatch.formats import pdf
 from htrbatch.types import PageImage
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".jp2"}
 )
+# what a folder is searched for: images and PDFs
+INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
 MIN_SIDE = 8  # smaller than this cannot hold a readable character
 # Largest page (pixels, each page of a multi-page file on its own) that is decoded at all. A
 # worker process peaks at about 12 bytes per page pixel while it reads, cleans and segments a page
@@ -103,9 +107,10 @@ def _read_frame(im: Image.Image, i: int, path: Path, n_frames: int) -> PageImage
     return PageImage(gray, str(path), i + 1 if n_frames > 1 else None)
 
 
-def iter_pages(path: str | Path) -> Iterator[PageImage]:
-    """The pages of one image file as grayscale arrays, decoded one at a time (one page for most
-    formats, N for a multi-page TIFF).
+def iter_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> Iterator[PageImage]:
+    """The pages of one image file or PDF as grayscale arrays, decoded one at a time (one page
+    for most formats, N for a multi-page TIFF; a PDF's pages rendered as they are asked for, at
+    ``dpi`` or a scanned page's own resolution: :mod:`htrbatch.formats.pdf`).
 
     Every page's declared size is checked against :data:`MAX_PIXELS` (and :data:`MIN_SIDE`)
     before the first one is decoded, so a file with one oversized page is refused whole without
@@ -117,6 +122,9 @@ def iter_pages(path: str | Path) -> Iterator[PageImage]:
         raise InputError(path, "no such file")
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty")
+    if pdf.is_pdf(path):
+        yield from pdf.iter_pages(path, dpi)
+        return
     try:
         with Image.open(path) as im:
             n_frames = getattr(im, "n_frames", 1)
@@ -133,10 +141,10 @@ def iter_pages(path: str | Path) -> Iterator[PageImage]:
         raise InputError(path, f"cannot decode image ({exc})") from None
 
 
-def read_pages(path: str | Path) -> list[PageImage]:
-    """All pages of one image file as grayscale arrays (see :func:`iter_pages`, which holds
-    only one page in memory at a time)."""
-    return list(iter_pages(path))
+def read_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> list[PageImage]:
+    """All pages of one image file or PDF as grayscale arrays (see :func:`iter_pages`, which
+    holds only one page in memory at a time)."""
+    return list(iter_pages(path, dpi))
 
 
 @dataclass(frozen=True)
@@ -152,10 +160,10 @@ class FoundFile:
 def expand_inputs(
     inputs: Iterable[str], stdin: TextIO | None = None
 ) -> tuple[list[FoundFile], list[InputError]]:
-    """Turn command-line inputs into image files.
+    """Turn command-line inputs into image and PDF files.
 
-    A directory is searched recursively for image files (sorted); ``-`` reads more paths from
-    ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
+    A directory is searched recursively for image and PDF files (sorted); ``-`` reads more paths
+    from ``stdin``, one per line. Missing paths come back as errors rather than stopping the batch.
     Files named explicitly are kept whatever their suffix (reading will judge them). A file
     reached twice is kept once, where it was first reached.
     """
@@ -182,7 +190,7 @@ def expand_inputs(
             p = Path(item)
             if p.is_dir():
                 for f in sorted(p.rglob("*")):
-                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                    if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES:
                         add(f, p)
             elif p.is_file():
                 add(p, None)

@@ -174,6 +174,21 @@ def _percentiles_u8(image: np.ndarray, qs: tuple[float, ...]) -> list[np.float64
     return out
 
 
+@dataclass(frozen=True)
+class LineMap:
+    """Where a prepared line's columns came from: prepared column ``c`` (frame ``t`` covers
+    columns ``t * stride`` to ``(t + 1) * stride``) is crop column ``x0 + (c - pad) * scale``."""
+
+    x0: float  # the first crop column kept by trimming
+    scale: float  # crop pixels per prepared pixel
+    pad: int  # zero columns added on the left
+    x1: float = 0.0  # the crop column after the last one kept (the inked end plus a margin)
+
+    def crop_x(self, column: float) -> float:
+        """The crop column of prepared column ``column``."""
+        return self.x0 + (column - self.pad) * self.scale
+
+
 def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]) -> np.ndarray:
     """Turn a grayscale crop into model input.
 
@@ -182,6 +197,14 @@ def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
     looks like black on white), trimmed to the inked area (so segmenter margins do not matter),
     resized to ``height`` keeping the aspect ratio, padded left and right.
     """
+    return prepare_line_mapped(image, height, pad)[0]
+
+
+def prepare_line_mapped(
+    image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
+) -> tuple[np.ndarray, LineMap]:
+    """:func:`prepare_line` and the :class:`LineMap` from its columns back to the crop's
+    (word boxes come from it)."""
     if image.ndim != 2 or image.size == 0:
         raise ValueError(f"expected a non-empty 2-D grayscale image, got shape {image.shape}")
     img = image.astype(np.float32)
@@ -194,6 +217,7 @@ def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
         x = np.zeros_like(img)
     else:
         x = np.clip((paper - img) / (paper - ink), 0.0, 1.0)
+    trim_x0 = 0
     if PREPROCESSING["trim"]:
         rows = np.flatnonzero(x.max(axis=1) > 0.4)
         cols = np.flatnonzero(x.max(axis=0) > 0.4)
@@ -202,11 +226,13 @@ def prepare_line(image: np.ndarray, height: int, pad: int = PREPROCESSING["pad"]
             y0, y1 = max(0, rows[0] - m), min(x.shape[0], rows[-1] + 1 + m)
             x0, x1 = max(0, cols[0] - m), min(x.shape[1], cols[-1] + 1 + m)
             x = x[y0:y1, x0:x1]
+            trim_x0 = int(x0)
     h, w = x.shape
     new_w = max(1, int(round(w * height / h)))
     interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
     x = cv2.resize(x, (new_w, height), interpolation=interp)
-    return np.pad(x, ((0, 0), (pad, pad))).astype(np.float32)
+    out = np.pad(x, ((0, 0), (pad, pad))).astype(np.float32)
+    return out, LineMap(x0=float(trim_x0), scale=w / new_w, pad=pad, x1=float(trim_x0 + w))
 
 
 def prepare_line_u8(image: np.ndarray, height: int) -> np.ndarray:

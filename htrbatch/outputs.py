@@ -10,6 +10,10 @@ the output folder (``<key>.json``, ``<key>.txt``, ``<key>.lines.png``):
   directory when it lies inside it (``archive/x/b.tif`` -> ``archive/x/b``), else its bare name.
 * Page ``N`` of a file with several pages goes into a folder named after the file's key:
   ``book.tif`` -> ``book/book-p1``, ``book/book-p2``. A file with one page keeps ``book``.
+* An output made per document rather than per page (``--format pdf``, the searchable PDF) is
+  ``<key><suffix>`` whatever the page count: ``book.pdf`` beside the ``book/`` folder.
+* Each format has its own suffix (:func:`htrbatch.formats.suffix`): ``.txt``, ``.json``,
+  ``.alto.xml``, ``.page.xml``, ``.hocr``, ``.pdf``.
 
 Two inputs that would still share an output (``a/p1.png`` and ``a/p1.jpg``; two input folders
 that both hold ``p1.png``; ``book/book-p1.png`` beside ``book.tif``) are refused before any work
@@ -31,6 +35,9 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from htrbatch.errors import OutputNameError
+from htrbatch.formats import pdf
+from htrbatch.formats import per_document as _per_document
+from htrbatch.formats import suffix as _suffix
 from htrbatch.io import FoundFile
 from htrbatch.types import page_suffix
 
@@ -57,11 +64,19 @@ class OutputName:
         return Path(root).joinpath(*key.parts[:-1], key.name + suffix)
 
     def paths(self, root: str | Path, page: int | None, formats: Iterable[str]) -> dict[str, Path]:
-        """``{format: path}`` for ``page``, e.g. ``{"json": root/a/p1.json, ...}``."""
-        return {fmt: self.path(root, page, f".{fmt}") for fmt in formats}
+        """``{format: path}`` of the per-page formats among ``formats`` for ``page``, e.g.
+        ``{"json": root/a/p1.json, "alto": root/a/p1.alto.xml}``."""
+        return {
+            fmt: self.path(root, page, _suffix(fmt)) for fmt in formats if not _per_document(fmt)
+        }
+
+    def document_paths(self, root: str | Path, formats: Iterable[str]) -> dict[str, Path]:
+        """``{format: path}`` of the per-document formats among ``formats``: ``<key>.pdf``."""
+        return {fmt: self.path(root, None, _suffix(fmt)) for fmt in formats if _per_document(fmt)}
 
     def written(self, root: str | Path, page: int | None, formats: Iterable[str]) -> bool:
-        """Whether every output of ``page`` exists (writes are atomic, so each is whole)."""
+        """Whether every per-page output of ``page`` exists (writes are atomic, so each is
+        whole)."""
         return all(p.is_file() for p in self.paths(root, page, formats).values())
 
     def finished_pages(self, root: str | Path, formats: Sequence[str]) -> list[int | None] | None:
@@ -70,7 +85,12 @@ class OutputName:
 
         The page count is read from the file's header only when the file's page folder exists
         (a run wrote some of its pages), so resuming a batch of finished one-page files opens
-        none of them."""
+        none of them. A per-document output (``pdf``) must exist too."""
+        if not all(p.is_file() for p in self.document_paths(root, formats).values()):
+            return None
+        if not self.paths(root, None, formats):  # only per-document outputs: they are done
+            n = page_count(self.source)
+            return [None] if n is None or n < 2 else list(range(1, n + 1))
         if self.written(root, None, formats):
             return [None]
         if not self.path(root, 1, "").parent.is_dir():
@@ -83,8 +103,13 @@ class OutputName:
 
 
 def page_count(path: str | Path) -> int | None:
-    """Pages (frames) in an image file, from its header without decoding pixels; None when the
-    file cannot be opened as an image."""
+    """Pages (frames) in an image file, from its header without decoding pixels, or in a PDF;
+    None when the file cannot be opened."""
+    if pdf.is_pdf(path):
+        try:
+            return pdf.page_count(path)
+        except Exception:  # unreadable now: the run that reads it will report why
+            return None
     try:
         with Image.open(path) as im:
             return int(getattr(im, "n_frames", 1))

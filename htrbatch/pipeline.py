@@ -36,8 +36,16 @@ from htrbatch.assets import default_model_path
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
+from htrbatch.formats.pdf import DEFAULT_DPI
 from htrbatch.io import iter_pages, write_atomic
-from htrbatch.model import LoadedModel, collate, load_checkpoint, prepare_line
+from htrbatch.model import (
+    LineMap,
+    LoadedModel,
+    collate,
+    load_checkpoint,
+    prepare_line,
+    prepare_line_mapped,
+)
 from htrbatch.outputs import OutputName
 from htrbatch.runtime import (
     PRECISIONS,
@@ -51,7 +59,7 @@ from htrbatch.runtime import (
     set_threads,
 )
 from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
-from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult
+from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult, WordResult
 
 # Batch widths are rounded up to this (a few % more padding): a long run then sees a few dozen
 # batch shapes instead of one per batch, which keeps the process's memory flat.
@@ -70,6 +78,7 @@ class TranscribeOptions:
     threads: int = 0  # torch threads for the recogniser; 0 = cores left over by the workers
     workers: int = DEFAULT_WORKERS  # page reader/segmenter processes; 0 = in this process
     prefetch: int = 4  # files in flight per worker (bounds memory)
+    dpi: int = DEFAULT_DPI  # PDF pages that are not one scanned image are rendered at this
 
     def validate(self) -> None:
         check_device(self.device)
@@ -85,6 +94,8 @@ class TranscribeOptions:
             raise OptionsError(f"--workers {self.workers}: must be 0 (in-process) or more")
         if self.prefetch < 1:
             raise OptionsError(f"prefetch {self.prefetch}: must be at least 1")
+        if not 50 <= self.dpi <= 1200:
+            raise OptionsError(f"--dpi {self.dpi}: must be between 50 and 1200")
 
 
 def model_path(model: str) -> Path:
@@ -121,6 +132,11 @@ class Recognizer:
     @property
     def height(self) -> int:
         return self.loaded.config.height
+
+    @property
+    def stride(self) -> int:
+        """Input columns per output frame of the model."""
+        return self.loaded.config.width_stride
 
     @property
     def precision(self) -> str:
@@ -173,11 +189,42 @@ class Recognizer:
 # --------------------------------------------------------------------------- streaming
 
 
-def _add_lines(res: PageResult, boxes: Sequence[BBox], decoded: Iterator[DecodeResult]) -> None:
-    """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings."""
-    for box in boxes:
+def word_boxes(d: DecodeResult, box: BBox, lmap: LineMap, stride: int) -> list[WordResult]:
+    """The words of one decoded line with boxes in input-image pixels.
+
+    A word's frames ``[start, end)`` cover prepared columns ``start * stride`` to
+    ``end * stride``, mapped back through the line's trim and scale (``lmap``) into the crop at
+    ``box``; CTC emits a character on one or two frames, usually at its left part, so the right
+    edge is carried half-way to the next word's first frame (to the line's inked end for the
+    last word: the recogniser read all of it). y is the line's box."""
+    x0, y0, x1, y1 = box
+    out = []
+    words = d.words
+    for k, w in enumerate(words):
+        a = x0 + lmap.crop_x(w.start * stride)
+        if k + 1 < len(words):
+            b = x0 + lmap.crop_x(max(w.end, (w.end + words[k + 1].start) / 2) * stride)
+        else:
+            b = x0 + max(lmap.crop_x(w.end * stride), lmap.x1)
+        a = int(np.clip(np.floor(a), x0, x1 - 1))
+        b = int(np.clip(np.ceil(b), a + 1, x1))
+        out.append(WordResult(w.text, (a, y0, b, y1), w.confidence))
+    return out
+
+
+def _add_lines(
+    res: PageResult,
+    boxes: Sequence[BBox],
+    decoded: Iterator[DecodeResult],
+    maps: Sequence[LineMap] = (),
+    stride: int = 1,
+) -> None:
+    """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings;
+    with ``maps`` (one per box) each line gets its word boxes."""
+    for i, box in enumerate(boxes):
         d = next(decoded)
-        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence))
+        words = word_boxes(d, box, maps[i], stride) if i < len(maps) else []
+        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence, words=words))
 
 
 def _measured_skew(seg: Segmentation) -> float | None:
@@ -217,6 +264,7 @@ class PreparedPage:
     boxes: list[BBox]
     lines: list[np.ndarray]  # prepared model input, float32 (H, W_i)
     skew_deg: float | None = None
+    maps: list[LineMap] = field(default_factory=list)  # per line, for word boxes
 
 
 @dataclass
@@ -259,15 +307,18 @@ class StageTimes:
             setattr(self, k, getattr(self, k) + v)
 
 
-def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> PreparedFile:
-    """Read, preprocess, segment and normalise every page of one file (runs in the workers).
+def prepare_file(
+    job: FileJob, segment: SegmentOptions, height: int, dpi: int = DEFAULT_DPI
+) -> PreparedFile:
+    """Read, preprocess, segment and normalise every page of one file (runs in the workers);
+    PDF pages are rendered one at a time at ``dpi`` (see :mod:`htrbatch.formats.pdf`).
 
     Pages are read one at a time and each page image is dropped once its lines are prepared, so
     only one full-resolution page is in memory however many pages the file has.
     Never raises for a bad file: the reason comes back in ``error``."""
     times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
     try:
-        pages = iter_pages(job.path)
+        pages = iter_pages(job.path, dpi)
         out = []
         while True:
             t0 = time.perf_counter()
@@ -280,6 +331,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
             t2 = time.perf_counter()
             times["segment"] += t2 - t1
             h, w = page.image.shape
+            prepared = [prepare_line_mapped(ln.image, height) for ln in seg.lines]
             out.append(
                 PreparedPage(
                     source=page.source,
@@ -287,8 +339,9 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                     width=w,
                     height=h,
                     boxes=[ln.bbox for ln in seg.lines],
-                    lines=[prepare_line(ln.image, height) for ln in seg.lines],
+                    lines=[p[0] for p in prepared],
                     skew_deg=_measured_skew(seg),
+                    maps=[p[1] for p in prepared],
                 )
             )
             times["prepare"] += time.perf_counter() - t2
@@ -296,7 +349,7 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
                 ok, png = cv2.imencode(".png", draw_segmentation(page.image, seg))
                 if ok:
                     write_atomic(debug, png.tobytes())
-            del page, seg  # before the next page is decoded
+            del page, seg  # before the next page is read
         return PreparedFile(job, out, None, times)
     except InputError as exc:
         return PreparedFile(job, [], str(exc), times)
@@ -307,12 +360,13 @@ def prepare_file(job: FileJob, segment: SegmentOptions, height: int) -> Prepared
 class _PrepareCall:
     """``prepare_file`` with its fixed arguments, picklable for worker processes."""
 
-    def __init__(self, segment: SegmentOptions, height: int) -> None:
+    def __init__(self, segment: SegmentOptions, height: int, dpi: int = DEFAULT_DPI) -> None:
         self.segment = segment
         self.height = height
+        self.dpi = dpi
 
     def __call__(self, job: FileJob) -> PreparedFile:
-        return prepare_file(job, self.segment, self.height)
+        return prepare_file(job, self.segment, self.height, self.dpi)
 
 
 def _init_worker() -> None:
@@ -431,14 +485,19 @@ class Transcriber:
     ) -> list[PageResult]:
         """Recognise the lines of several segmented pages in shared batches."""
         lines: list[LineImage] = [ln for _, seg in pages for ln in seg.lines]
-        decoded = iter(self.recognizer.recognize([ln.image for ln in lines]))
+        rec = self.recognizer
+        prepared = [prepare_line_mapped(ln.image, rec.height) for ln in lines]
+        logprobs = rec.logprobs_prepared([p[0] for p in prepared]) if prepared else []
+        decoded = iter(rec.decode(logprobs))
+        maps = iter([p[1] for p in prepared])
         results = []
         for page, seg in pages:
             h, w = page.image.shape
             res = PageResult(
                 source=page.source, width=w, height=h, page=page.page, skew_deg=_measured_skew(seg)
             )
-            _add_lines(res, [ln.bbox for ln in seg.lines], decoded)
+            boxes = [ln.bbox for ln in seg.lines]
+            _add_lines(res, boxes, decoded, [next(maps) for _ in boxes], rec.stride)
             results.append(res)
         return results
 
@@ -458,7 +517,7 @@ class Transcriber:
         with ``error`` set; the others are unaffected. Stage times accumulate in ``self.stats``.
         """
         workers = self.options.workers if workers is None else workers
-        fn = _PrepareCall(self.options.segment, self.recognizer.height)
+        fn = _PrepareCall(self.options.segment, self.recognizer.height, self.options.dpi)
         window = max(2, workers * self.options.prefetch)
         group_lines = 4 * self.options.batch_size
         group: list[PreparedFile] = []
@@ -506,7 +565,7 @@ class Transcriber:
                     page=p.page,
                     skew_deg=p.skew_deg,
                 )
-                _add_lines(res, p.boxes, results_left)
+                _add_lines(res, p.boxes, results_left, p.maps, self.recognizer.stride)
                 results.append(res)
                 stats.pages += 1
                 stats.lines += len(p.boxes)

@@ -44,16 +44,39 @@ class LineImage:
 
 
 @dataclass
+class WordResult:
+    """One recognised word: its text, its box in input-image pixels (x from the recogniser's
+    frames, y the line's) and its confidence in [0, 1]."""
+
+    text: str
+    bbox: BBox
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "bbox": [int(v) for v in self.bbox],
+            "confidence": round(float(self.confidence), 4),
+        }
+
+
+@dataclass
 class LineResult:
     bbox: BBox
     text: str
     confidence: float  # in [0, 1]
+    words: list[WordResult] = field(default_factory=list)
+    # The line's outline and baseline, (N, 2) input-image pixels, when the segmentation or the
+    # layout gave them (layout files write them; without them the box stands for the outline).
+    polygon: np.ndarray | None = None
+    baseline: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "bbox": [int(v) for v in self.bbox],
             "text": self.text,
             "confidence": round(float(self.confidence), 4),
+            "words": [w.to_dict() for w in self.words],
         }
 
 

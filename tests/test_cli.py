@@ -185,7 +185,7 @@ def test_usage_errors_are_one_line(tmp_path: Path, tiny_checkpoint: Path) -> Non
             "--out",
             str(tmp_path / "o"),
             "--format",
-            "pdf",
+            "docx",
             "--model",
             str(tiny_checkpoint),
         ]

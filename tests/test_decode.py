@@ -221,7 +221,9 @@ def test_punctuation_decoder_wraps_the_decoder_it_is_given() -> None:
     assert greedy.decode(x).text == "Ma , Mr. Go ."
     attached = build_decoder(DecodeOptions(decoder="greedy"), LABELS, 0)  # the default style
     assert isinstance(attached, PunctuationDecoder) and attached.inner.__class__ is GreedyDecoder
-    assert attached.decode(x) == DecodeResult("Ma, Mr. Go.", greedy.decode(x).confidence)
+    got = attached.decode(x)
+    assert (got.text, got.confidence) == ("Ma, Mr. Go.", greedy.decode(x).confidence)
+    assert [w.text for w in got.words] == ["Ma,", "Mr.", "Go."]  # the words follow the text
     split = build_decoder(DecodeOptions(punctuation="split", lm="none"), LABELS, 0)
     assert [r.text for r in decode_batch(split, [x, spell_out("Ma, Go.")])] == [
         "Ma , Mr. Go .",

@@ -96,9 +96,9 @@ def test_prepare_file_holds_one_page_at_a_time(tmp_path: Path, monkeypatch) -> N
     frames[0].save(tmp_path / "book.tif", save_all=True, append_images=frames[1:])
     alive: list[bool] = []
 
-    def watched(path):
+    def watched(path, dpi=300):
         previous = None
-        for page in iter_pages(path):  # decodes lazily, so this runs before the next decode
+        for page in iter_pages(path, dpi):  # decodes lazily, so this runs before the next decode
             alive.append(previous is not None and previous() is not None)
             previous = weakref.ref(page.image)
             yield page

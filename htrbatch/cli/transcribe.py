@@ -1,4 +1,5 @@
-"""`htrbatch transcribe`: page scans in, `.txt` / `.json` per page out."""
+"""`htrbatch transcribe`: page scans and PDFs in; text, JSON, ALTO, PAGE XML, hOCR per page and a
+searchable PDF per document out."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from htrbatch.cli.options import (
     decode_options,
 )
 from htrbatch.errors import HtrError
+from htrbatch.formats import FORMATS, Serializer, serializers
 from htrbatch.io import expand_inputs, write_atomic
 from htrbatch.outputs import plan_outputs
 from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber
@@ -31,17 +33,12 @@ from htrbatch.runtime import PRECISIONS
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
 
-FORMATS = ("txt", "json")
 _SEG = SegmentOptions()
 
 
-def _write(result: PageResult, paths: dict[str, Path]) -> None:
-    if "txt" in paths:
-        write_atomic(paths["txt"], result.text + ("\n" if result.lines else ""))
-    if "json" in paths:
-        write_atomic(
-            paths["json"], json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n"
-        )
+def _write(result: PageResult, paths: dict[str, Path], page_formats: list[Serializer]) -> None:
+    for ser in page_formats:
+        write_atomic(paths[ser.name], ser.serialize(result))
 
 
 def _echo(doc: dict) -> None:
@@ -60,12 +57,14 @@ def _echo_saved(paths: dict[str, Path]) -> None:
         "Examples:\n\n"
         "  htrbatch transcribe scans/ --out results/\n\n"
         "  find . -name '*.tif' | htrbatch transcribe - --out out/ --jsonl > pages.jsonl\n\n"
-        "  htrbatch transcribe line.png --segmenter none --decoder greedy --out out/"
+        "  htrbatch transcribe line.png --segmenter none --decoder greedy --out out/\n\n"
+        "  htrbatch transcribe book.pdf --format txt,alto,pdf --out out/"
     )
 )
 def transcribe(
     inputs: list[str] = typer.Argument(
-        ..., help="Image files, folders (searched recursively) or - to read paths from stdin."
+        ...,
+        help="Image or PDF files, folders (searched recursively) or - to read paths from stdin.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
     model: ModelOpt = TranscribeOptions.model,
@@ -82,7 +81,16 @@ def transcribe(
     spell: SpellOpt = decode_options().spell,
     punctuation: PunctuationOpt = decode_options().punctuation,
     formats: str = typer.Option(
-        "txt,json", "--format", help="Comma-separated output formats: txt,json."
+        "txt,json",
+        "--format",
+        help=f"Comma-separated output formats: {','.join(FORMATS)} (alto: ALTO 4.4, page: PAGE "
+        "XML 2019, pdf: one searchable PDF per input document).",
+    ),
+    dpi: int = typer.Option(
+        TranscribeOptions.dpi,
+        "--dpi",
+        help="Resolution PDF pages are rendered at, except pages that are one scanned image, "
+        "which are read at the image's own resolution.",
     ),
     jsonl: bool = typer.Option(
         False, "--jsonl", help="Also stream one JSON page object per line to stdout."
@@ -113,17 +121,22 @@ def transcribe(
         help="Torch threads for the recogniser (0 = the cores the workers leave free).",
     ),
 ) -> None:
-    """Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page) to text and JSON.
+    """Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page, PDF) to text, JSON,
+    ALTO, PAGE XML, hOCR and searchable PDF.
 
-    Writes OUT/<name>.txt (one recognised line per line) and OUT/<name>.json (boxes, text,
-    confidence), mirroring each input folder's tree; pages of a multi-page file go to
-    OUT/<name>/<name>-p<N>.*. Inputs that would share an output are refused before any work.
-    Bad inputs are reported on stderr and skipped; the exit code is 1 if any failed.
+    Writes OUT/<name>.txt (one recognised line per line), OUT/<name>.json (boxes, text,
+    confidence, words), OUT/<name>.alto.xml, .page.xml, .hocr, mirroring each input folder's tree;
+    pages of a multi-page file (TIFF, PDF) go to OUT/<name>/<name>-p<N>.*, and the searchable
+    PDF of the whole file to OUT/<name>.pdf. Inputs that would share an output are refused before
+    any work. Bad inputs are reported on stderr and skipped; the exit code is 1 if any failed.
     """
-    fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
-    bad = [f for f in fmt_list if f not in FORMATS]
-    if bad or not fmt_list:
-        fail(f"--format {formats!r}: expected a comma-separated subset of {','.join(FORMATS)}")
+    fmt_list = list(dict.fromkeys(f.strip() for f in formats.split(",") if f.strip()))
+    try:
+        chosen = serializers(fmt_list)
+    except HtrError as exc:
+        fail(str(exc))
+    page_formats = [s for s in chosen if not s.per_document]
+    doc_formats = [s for s in chosen if s.per_document]
     try:
         options = TranscribeOptions(
             model=model,
@@ -142,6 +155,7 @@ def transcribe(
             precision=precision,
             threads=threads,
             workers=workers,
+            dpi=dpi,
         )
         options.segment.validate()
         files, errors = expand_inputs(inputs, sys.stdin)
@@ -153,7 +167,7 @@ def transcribe(
     for exc in errors:
         err_console.print(f"[red]error[/]: {exc}", highlight=False, markup=True)
     if not files and not errors:
-        fail("no image files found in the given inputs")
+        fail("no image or PDF files found in the given inputs")
 
     failed = len(errors)
     written = kept = 0
@@ -187,19 +201,28 @@ def transcribe(
             try:
                 for result in outcome.pages:
                     paths = name.paths(out, result.page, fmt_list)
-                    if not overwrite and name.written(out, result.page, fmt_list):
+                    if not overwrite and page_formats and name.written(out, result.page, fmt_list):
                         # a page of a multi-page file that a stopped run finished: kept
                         kept += 1
                         if jsonl:
                             _echo_saved(paths)
                         continue
-                    _write(result, paths)
+                    _write(result, paths, page_formats)
                     if jsonl:
                         _echo(result.to_dict())
                     written += 1
+                if outcome.pages:
+                    # one file per document (the searchable PDF), from all its pages
+                    doc_paths = name.document_paths(out, fmt_list)
+                    for ser in doc_formats:
+                        data = ser.serialize_document(name.source, outcome.pages)
+                        write_atomic(doc_paths[ser.name], data)
             except OSError as exc:  # e.g. disk full: this file failed, the batch goes on
                 failed += 1
                 err_console.print(f"[red]error[/]: {name.source}: cannot write output: {exc}")
+            except HtrError as exc:  # e.g. a PDF PDFium renders but pikepdf cannot rewrite
+                failed += 1
+                err_console.print(f"[red]error[/]: {exc}", highlight=False)
             progress.advance(task)
         results.close()
 

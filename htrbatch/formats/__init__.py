@@ -1,17 +1,26 @@
-"""Layout files other tools exchange: PAGE XML and ALTO, read into one neutral model.
+"""Documents other tools exchange, read and written in one place: one module per format.
 
-One module per format (``pagexml``, ``alto``); :mod:`htrbatch.formats.layout` holds the model
-(:class:`Layout`, :class:`LayoutRegion`, :class:`LayoutLine`) and cutting a line out of its page
-image along its polygon. :func:`read_layout` reads either format, deciding by the root element;
+Reading: PAGE XML and ALTO into one neutral model (:mod:`htrbatch.formats.layout`:
+:class:`Layout`, :class:`LayoutRegion`, :class:`LayoutLine`, and cutting a line out of its page
+image along its polygon). :func:`read_layout` reads either format, deciding by the root element;
 :func:`find_layout` finds the file that describes an image, as Transkribus and eScriptorium export
-them (same stem beside the image, or in a ``page/`` or ``alto/`` subfolder).
+them (same stem beside the image, or in a ``page/`` or ``alto/`` subfolder). PDFs are read as
+page images by :mod:`htrbatch.formats.pdf` (which :func:`htrbatch.io.read_pages` dispatches to).
+
+Writing: :data:`SERIALIZERS`, the output formats ``--format`` names, each a small class with a
+``name``, a file ``suffix`` and either ``serialize(page) -> str | bytes`` (one file per page:
+``txt``, ``json`` in :mod:`~htrbatch.formats.plain`, ``alto``, ``page``, ``hocr``) or, with
+``per_document`` true, ``serialize_document(source, pages) -> bytes`` (one file per input
+document: ``pdf``, a searchable PDF).
 
 No torch here: these modules sit beside :mod:`htrbatch.io` in the layers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from htrbatch.formats.layout import (
     Layout,
@@ -58,11 +67,74 @@ def find_layout(image: str | Path) -> Path | None:
     return None
 
 
+class Serializer(Protocol):
+    """An output format: its ``--format`` name, its file suffix, and whether it writes one file
+    per input document (``serialize_document``) or one per page (``serialize``)."""
+
+    name: str
+    suffix: str
+    per_document: bool
+
+
+def _serializers() -> dict[str, Serializer]:
+    from htrbatch.formats.alto import AltoSerializer
+    from htrbatch.formats.hocr import HocrSerializer
+    from htrbatch.formats.pagexml import PageXmlSerializer
+    from htrbatch.formats.pdf import PdfSerializer
+    from htrbatch.formats.plain import JsonSerializer, TextSerializer
+
+    found = [
+        TextSerializer(),
+        JsonSerializer(),
+        AltoSerializer(),
+        PageXmlSerializer(),
+        HocrSerializer(),
+        PdfSerializer(),
+    ]
+    return {s.name: s for s in found}
+
+
+SERIALIZERS: dict[str, Serializer] = _serializers()
+FORMATS = tuple(SERIALIZERS)
+
+
+def serializers(names: Sequence[str]) -> list[Serializer]:
+    """The serializers of ``names`` (``--format``'s list), in that order; OptionsError naming
+    any unknown one."""
+    from htrbatch.errors import OptionsError
+
+    bad = [n for n in names if n not in SERIALIZERS]
+    if bad or not names:
+        raise OptionsError(
+            f"--format {','.join(names)!r}: expected a comma-separated subset of "
+            f"{','.join(FORMATS)}"
+        )
+    return [SERIALIZERS[n] for n in names]
+
+
+def suffix(name: str) -> str:
+    """The file suffix of output format ``name`` (``.alto.xml``); ``.<name>`` for others."""
+    s = SERIALIZERS.get(name)
+    return s.suffix if s is not None else f".{name}"
+
+
+def per_document(name: str) -> bool:
+    """Whether output format ``name`` writes one file per input document (``pdf``)."""
+    s = SERIALIZERS.get(name)
+    return bool(s is not None and s.per_document)
+
+
 __all__ = [
+    "FORMATS",
+    "SERIALIZERS",
+    "Serializer",
     "Layout",
     "LayoutLine",
     "LayoutRegion",
     "cut_line",
     "find_layout",
+    "per_document",
     "read_layout",
+    "serializers",
+    "suffix",
 ]

@@ -1,4 +1,4 @@
-"""ALTO (v2-v4, as eScriptorium, kraken and OCR-D write it): reading.
+"""ALTO (v2-v4, as eScriptorium, kraken and OCR-D write it): reading, and writing ALTO 4.4.
 
 Blocks and lines come in document order. A line's outline is its ``Shape/Polygon`` when it has
 one, else its ``HPOS``/``VPOS``/``WIDTH``/``HEIGHT`` box; its baseline the ``BASELINE`` points
@@ -24,9 +24,16 @@ from htrbatch.formats.layout import (
     child,
     children,
     descendants,
+    line_outline,
+    line_words,
     local,
     parse_points,
+    points,
+    software,
+    union_box,
+    xml_string,
 )
+from htrbatch.types import PageResult
 
 
 def _box(elem: ET.Element) -> np.ndarray | None:
@@ -117,3 +124,92 @@ def read(path: Path, root: ET.Element) -> Layout:
             )
         layout.regions.append(region)
     return layout
+
+
+# --------------------------------------------------------------------------- writing
+
+NS = "http://www.loc.gov/standards/alto/ns-v4#"
+SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-4.xsd"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def _pos(elem: ET.Element, box: tuple[int, int, int, int]) -> None:
+    x0, y0, x1, y1 = box
+    elem.set("HPOS", str(int(x0)))
+    elem.set("VPOS", str(int(y0)))
+    elem.set("WIDTH", str(int(x1 - x0)))
+    elem.set("HEIGHT", str(int(y1 - y0)))
+
+
+def _sub(parent: ET.Element, name: str, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, f"{{{NS}}}{name}", attrs)
+
+
+def write(page: PageResult) -> str:
+    """One page's results as an ALTO 4.4 document (pixel units).
+
+    One TextBlock holds the page's lines in reading order; each TextLine has its box, its
+    outline as ``Shape/Polygon`` (the box when the segmentation gave no polygon), its
+    ``BASELINE`` when known, and one ``String`` per word (box, ``WC`` confidence) with an ``SP``
+    between words. A line without text gets one empty ``String`` (ALTO needs one)."""
+    ET.register_namespace("", NS)
+    ET.register_namespace("xsi", _XSI)
+    root = ET.Element(f"{{{NS}}}alto")
+    root.set(f"{{{_XSI}}}schemaLocation", f"{NS} {SCHEMA}")
+    desc = _sub(root, "Description")
+    _sub(desc, "MeasurementUnit").text = "pixel"
+    info = _sub(desc, "sourceImageInformation")
+    _sub(info, "fileName").text = Path(page.source).name
+    proc = _sub(desc, "Processing", ID="htrbatch")
+    _sub(proc, "processingCategory").text = "contentGeneration"
+    name, version = software()
+    sw = _sub(proc, "processingSoftware")
+    _sub(sw, "softwareName").text = name
+    _sub(sw, "softwareVersion").text = version
+    layout = _sub(root, "Layout")
+    pg = _sub(
+        layout,
+        "Page",
+        ID="page_1",
+        PHYSICAL_IMG_NR=str(page.page or 1),
+        WIDTH=str(int(page.width)),
+        HEIGHT=str(int(page.height)),
+    )
+    space = _sub(pg, "PrintSpace")
+    _pos(space, (0, 0, page.width, page.height))
+    if page.lines:
+        block = _sub(space, "TextBlock", ID="block_1")
+        _pos(block, union_box([ln.bbox for ln in page.lines]))
+        for i, line in enumerate(page.lines, 1):
+            tl = _sub(block, "TextLine", ID=f"line_{i}")
+            _pos(tl, line.bbox)
+            if line.baseline is not None and len(line.baseline) >= 2:
+                tl.set("BASELINE", points(line.baseline, " "))
+            shape = _sub(tl, "Shape")
+            _sub(shape, "Polygon", POINTS=points(line_outline(line), " "))
+            words = line_words(line)
+            if not words:
+                s = _sub(tl, "String", ID=f"line_{i}_w1", CONTENT="")
+                _pos(s, line.bbox)
+            for k, w in enumerate(words, 1):
+                if k > 1:
+                    prev = words[k - 2].bbox
+                    sp = _sub(tl, "SP", ID=f"line_{i}_sp{k - 1}")
+                    sp.set("HPOS", str(int(prev[2])))
+                    sp.set("VPOS", str(int(line.bbox[1])))
+                    sp.set("WIDTH", str(max(0, int(w.bbox[0] - prev[2]))))
+                s = _sub(tl, "String", ID=f"line_{i}_w{k}", CONTENT=w.text)
+                _pos(s, w.bbox)
+                s.set("WC", f"{min(1.0, max(0.0, w.confidence)):.4f}")
+    return xml_string(root)
+
+
+class AltoSerializer:
+    """``--format alto``: ALTO 4.4 per page (``<key>.alto.xml``)."""
+
+    name = "alto"
+    suffix = ".alto.xml"
+    per_document = False
+
+    def serialize(self, page: PageResult) -> str:
+        return write(page)

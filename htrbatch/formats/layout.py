@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from htrbatch.errors import InputError
+from htrbatch.types import LineResult, WordResult
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -171,3 +172,66 @@ def cut_line(
     paper = np.uint8(np.percentile(crop[sel], 90))
     out = np.where(sel, crop, paper).astype(np.uint8)
     return out
+
+
+# --------------------------------------------------------------------------- writing results
+
+
+def line_outline(line: LineResult) -> np.ndarray:
+    """A line result's polygon, or its box as a rectangle when it has none ((4, 2) float)."""
+    if line.polygon is not None and len(line.polygon) >= 3:
+        return np.asarray(line.polygon, dtype=np.float64)
+    x0, y0, x1, y1 = line.bbox
+    return np.array([[x0, y0], [x1 - 1, y0], [x1 - 1, y1 - 1], [x0, y1 - 1]], dtype=np.float64)
+
+
+def box_outline(bbox: tuple[int, int, int, int]) -> np.ndarray:
+    """A box ``(x0, y0, x1, y1)`` (exclusive ends) as its 4 corner pixels."""
+    x0, y0, x1, y1 = bbox
+    return np.array([[x0, y0], [x1 - 1, y0], [x1 - 1, y1 - 1], [x0, y1 - 1]], dtype=np.float64)
+
+
+def line_words(line: LineResult) -> list[WordResult]:
+    """A line result's words; when it has none but has text (made without word boxes), its
+    words share the line's box in proportion to their lengths, with the line's confidence."""
+    if line.words or not line.text.strip():
+        return list(line.words)
+    tokens = line.text.split()
+    x0, y0, x1, y1 = line.bbox
+    total = sum(len(t) for t in tokens) + len(tokens) - 1
+    out, pos = [], 0
+    for t in tokens:
+        a = x0 + (x1 - x0) * pos / total
+        pos += len(t)
+        b = x0 + (x1 - x0) * pos / total
+        pos += 1
+        out.append(WordResult(t, (int(a), y0, max(int(a) + 1, int(round(b))), y1), line.confidence))
+    return out
+
+
+def union_box(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def points(pts: np.ndarray, sep: str = ",") -> str:
+    """``(N, 2)`` points as PAGE ``"x,y x,y"`` (``sep=","``) or ALTO ``"x y x y"`` (``" "``),
+    rounded to whole pixels."""
+    return " ".join(f"{int(round(x))}{sep}{int(round(y))}" for x, y in pts)
+
+
+def xml_string(root: ET.Element) -> str:
+    """An element tree as an indented UTF-8 XML document (with its declaration)."""
+    ET.indent(root, space=" ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def software() -> tuple[str, str]:
+    """This program's name and version, as the outputs name their producer."""
+    from htrbatch import __version__
+
+    return "htrbatch", __version__

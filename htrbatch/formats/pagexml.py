@@ -1,5 +1,5 @@
 """PAGE XML (PRImA ``PcGts``; 2013-07-15 and 2019-07-15 schemas, as Transkribus and
-eScriptorium export them): reading.
+eScriptorium export them): reading, and writing PAGE 2019-07-15.
 
 Regions come in the ``ReadingOrder`` when the file has one, else in document order; lines in
 their ``custom="readingOrder {index:N;}"`` order when every line has one, else in document order.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 from pathlib import Path
 
 from htrbatch.errors import InputError
@@ -19,12 +20,20 @@ from htrbatch.formats.layout import (
     Layout,
     LayoutLine,
     LayoutRegion,
+    box_outline,
     child,
     children,
     descendants,
+    line_outline,
+    line_words,
     local,
     parse_points,
+    points,
+    software,
+    union_box,
+    xml_string,
 )
+from htrbatch.types import PageResult
 
 _READING_INDEX = re.compile(r"readingOrder\s*\{[^}]*index\s*:\s*(\d+)")
 _STRUCTURE_TYPE = re.compile(r"structure\s*\{[^}]*type\s*:\s*([^;}]+)")
@@ -132,3 +141,76 @@ def read(path: Path, root: ET.Element) -> Layout:
             )
         layout.regions.append(region)
     return layout
+
+
+# --------------------------------------------------------------------------- writing
+
+NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+SCHEMA = f"{NS}/pagecontent.xsd"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def _sub(parent: ET.Element, name: str, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, f"{{{NS}}}{name}", attrs)
+
+
+def _equiv(parent: ET.Element, text: str, conf: float | None = None) -> None:
+    eq = _sub(parent, "TextEquiv")
+    if conf is not None:
+        eq.set("conf", f"{min(1.0, max(0.0, conf)):.4f}")
+    _sub(eq, "Unicode").text = text
+
+
+def write(page: PageResult) -> str:
+    """One page's results as a PAGE 2019-07-15 document.
+
+    One TextRegion (in the ReadingOrder) holds the lines in reading order; each TextLine has
+    its outline as ``Coords`` (the box when the segmentation gave no polygon), its ``Baseline``
+    when known, one ``Word`` per word (box, text, confidence) and its own ``TextEquiv`` with the
+    line confidence."""
+    ET.register_namespace("", NS)
+    ET.register_namespace("xsi", _XSI)
+    root = ET.Element(f"{{{NS}}}PcGts")
+    root.set(f"{{{_XSI}}}schemaLocation", f"{NS} {SCHEMA}")
+    meta = _sub(root, "Metadata")
+    name, version = software()
+    _sub(meta, "Creator").text = f"{name} {version}"
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    _sub(meta, "Created").text = now
+    _sub(meta, "LastChange").text = now
+    pg = _sub(
+        root,
+        "Page",
+        imageFilename=Path(page.source).name,
+        imageWidth=str(int(page.width)),
+        imageHeight=str(int(page.height)),
+    )
+    if not page.lines:
+        return xml_string(root)
+    order = _sub(_sub(pg, "ReadingOrder"), "OrderedGroup", id="ro_1")
+    _sub(order, "RegionRefIndexed", index="0", regionRef="region_1")
+    region = _sub(pg, "TextRegion", id="region_1", type="paragraph")
+    _sub(region, "Coords", points=points(box_outline(union_box([ln.bbox for ln in page.lines]))))
+    for i, line in enumerate(page.lines, 1):
+        tl = _sub(region, "TextLine", id=f"line_{i}", custom=f"readingOrder {{index:{i - 1};}}")
+        _sub(tl, "Coords", points=points(line_outline(line)))
+        if line.baseline is not None and len(line.baseline) >= 2:
+            _sub(tl, "Baseline", points=points(line.baseline))
+        for k, w in enumerate(line_words(line), 1):
+            word = _sub(tl, "Word", id=f"line_{i}_w{k}")
+            _sub(word, "Coords", points=points(box_outline(w.bbox)))
+            _equiv(word, w.text, w.confidence)
+        _equiv(tl, line.text, line.confidence)
+    _equiv(region, page.text)
+    return xml_string(root)
+
+
+class PageXmlSerializer:
+    """``--format page``: PAGE XML 2019-07-15 per page (``<key>.page.xml``)."""
+
+    name = "page"
+    suffix = ".page.xml"
+    per_document = False
+
+    def serialize(self, page: PageResult) -> str:
+        return write(page)
