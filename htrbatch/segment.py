@@ -44,7 +44,13 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from htrbatch.errors import OptionsError
-from htrbatch.preprocess import PreprocessOptions, _check_gray, preprocess_page, rotate_page
+from htrbatch.preprocess import (
+    PreprocessOptions,
+    _check_gray,
+    clean_line,
+    preprocess_page,
+    rotate_page,
+)
 from htrbatch.types import BBox, LineImage
 
 METHODS = ("auto", "projection", "seam", "none")
@@ -141,9 +147,12 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     options.validate()
     gray = _check_gray(gray)
     h, w = gray.shape
-    pre = preprocess_page(gray, options.preprocess)
     if options.method == "none":
-        return Segmentation([LineImage(pre.image.copy(), (0, 0, w, h))], 0.0, "none")
+        # A line image gets only the cleaning that helps recognition on lines (see clean_line).
+        return Segmentation(
+            [LineImage(clean_line(gray, options.preprocess), (0, 0, w, h))], 0.0, "none"
+        )
+    pre = preprocess_page(gray, options.preprocess)
     if min(h, w) < 8:
         # Too small to have a layout: one line if anything is written, else nothing.
         if pre.binary.any():
