@@ -7,10 +7,12 @@ each (scored like ``htrbatch evaluate --punctuation auto``):
     python benchmarks/line_cleaning_bench.py work/val work/val_alt --limit 400 \
         --json benchmarks/results/line-cleaning-400.json
 
-Variants: ``raw`` (grayscale as read), ``flat`` (illumination flattened), ``flat_denoise``
-(flattened, then median-filtered where noisy, as ``preprocess_page`` does), ``norules``
+Variants: ``raw`` (grayscale as read; what ``evaluate`` scored before session 13), ``flat``
+(illumination flattened), ``flat_denoise`` (flattened, then median-filtered where noisy, as
+``preprocess_page`` does; the winner, now ``htrbatch.preprocess.clean_line``), ``norules``
 (``preprocess_page`` without rule removal: flatten, denoise, border-component whitening) and
-``full`` (``preprocess_page``'s cleaned image: all of that plus ruled-line removal).
+``full`` (``preprocess_page``'s cleaned image: all of that plus ruled-line removal; what
+``transcribe --segmenter none`` fed the model before session 13).
 """
 
 from __future__ import annotations
