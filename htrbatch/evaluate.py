@@ -1,4 +1,8 @@
-"""Evaluate the recogniser on a labelled line dataset: corpus CER/WER and a per-line report."""
+"""Evaluate transcription on a labelled dataset: corpus CER/WER and a per-item report.
+
+The images go through the same pipeline as ``htrbatch transcribe``
+(:meth:`~htrbatch.pipeline.Transcriber.transcribe_files`), so the figures are those of its text.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,8 @@ from typing import Any
 from htrbatch.data.datasets import load_dataset
 from htrbatch.decode import PUNCTUATION_FIXES, PUNCTUATION_STYLES
 from htrbatch.errors import InputError, OptionsError
-from htrbatch.io import read_pages
 from htrbatch.metrics import corpus_rates, line_cer, normalize_text
-from htrbatch.pipeline import Recognizer
-from htrbatch.segment import SegmentOptions, segment_page
+from htrbatch.pipeline import FileJob, FileResult, Transcriber
 
 
 @dataclass
@@ -84,6 +86,7 @@ def reference_punctuation_style(references: Iterable[str], min_marks: int = 20) 
 
 
 EVAL_PUNCTUATION = ("auto", *PUNCTUATION_STYLES)
+_PROGRESS_EVERY = 16  # items between progress callbacks
 
 
 @dataclass(frozen=True)
@@ -107,58 +110,62 @@ class ScoringOptions:
             )
 
 
+def _prediction(result: FileResult) -> str:
+    """A file's recognised text as one line: its pages' lines joined by spaces."""
+    return " ".join(line.text for page in result.pages for line in page.lines)
+
+
+def _input_error(result: FileResult) -> InputError:
+    path = str(result.job.path)
+    reason = result.error or ""
+    prefix = f"{path}: "
+    return InputError(path, reason[len(prefix) :] if reason.startswith(prefix) else reason)
+
+
 def evaluate_dataset(
     dataset: str | Path,
-    recognizer: Recognizer,
-    chunk: int = 256,
+    transcriber: Transcriber,
     progress: Callable[[int, int], None] | None = None,
-    segment: SegmentOptions | None = None,
     scoring: ScoringOptions | None = None,
 ) -> EvalReport:
-    """Recognise every labelled line of ``dataset`` (IAM layout or ``.gt.txt`` sidecars).
+    """Transcribe every labelled image of ``dataset`` (IAM layout or ``.gt.txt`` sidecars) the
+    way ``htrbatch transcribe`` does, and score the text against the references.
 
-    With ``segment`` (a method other than ``none``) each image is a page: it is split into lines,
-    and the lines' text joined is compared with the whole ``.gt.txt`` (line breaks count as
-    spaces), which measures segmentation and recognition together.
+    Each image goes through :meth:`Transcriber.transcribe_files` (its worker processes, its
+    reading, cleaning, segmentation and recognition), so the figures are those of the text
+    ``transcribe`` writes with the same options. With ``--segmenter none``
+    (``transcriber.options.segment.method``) each image is one line; otherwise each image is a
+    page, split into lines, and the lines' text joined by spaces is compared with the whole
+    ``.gt.txt`` (line breaks count as spaces), which measures segmentation and recognition
+    together.
 
-    An unreadable image is reported in ``errors`` and scored as an empty prediction, so a broken
-    file can only make the figures worse, never better. ``scoring`` (default
-    :class:`ScoringOptions`) says how the predictions' punctuation is spaced before scoring.
+    An image that is missing (a labelled line without its file) or cannot be read is reported
+    in ``errors`` and scored as an empty prediction, so a broken or absent file can only make
+    the figures worse, never better. ``scoring`` (default :class:`ScoringOptions`) says how the
+    predictions' punctuation is spaced before scoring.
     """
     t0 = time.perf_counter()
     scoring = scoring or ScoringOptions()
     scoring.validate()
-    samples = load_dataset(dataset)
+    samples = load_dataset(dataset, keep_missing=True)
     ref_style = reference_punctuation_style(s.text for s in samples)
     style = ref_style if scoring.punctuation == "auto" else scoring.punctuation
     respace = PUNCTUATION_FIXES.get(style)  # None: as decoded (as-decoded, or auto undecided)
     items: list[EvalItem] = []
     errors: list[InputError] = []
-    for start in range(0, len(samples), chunk):
-        part = samples[start : start + chunk]
-        crops: list = []
-        n_lines: list[int] = []  # crops per sample; 0 = unreadable
-        for s in part:
-            try:
-                image = read_pages(s.image)[0].image
-            except InputError as exc:
-                errors.append(exc)
-                n_lines.append(0)
-                continue
-            if segment is None or segment.method == "none":
-                lines = [image]
-            else:
-                lines = [ln.image for ln in segment_page(image, segment).lines]
-            crops += lines
-            n_lines.append(len(lines))
-        decoded = iter(recognizer.recognize(crops))
-        for s, n in zip(part, n_lines):
-            pred = " ".join(next(decoded).text for _ in range(n))
+    results = transcriber.transcribe_files(FileJob(s.image) for s in samples)
+    try:
+        for n, (s, result) in enumerate(zip(samples, results, strict=True), 1):
+            if result.error is not None:
+                errors.append(_input_error(result))
+            pred = _prediction(result)
             pred = respace(pred) if respace else pred
             ref = normalize_text(s.text)
             items.append(EvalItem(s.id, ref, normalize_text(pred), line_cer(ref, pred)))
-        if progress:
-            progress(min(start + chunk, len(samples)), len(samples))
+            if progress and (n % _PROGRESS_EVERY == 0 or n == len(samples)):
+                progress(n, len(samples))
+    finally:
+        results.close()  # stops the worker processes if scoring was interrupted
     rates = corpus_rates((i.reference, i.prediction) for i in items)
     return EvalReport(
         cer=rates.cer,

@@ -9,6 +9,7 @@ import pytest
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.preprocess import (
     PreprocessOptions,
+    clean_line,
     detect_rules,
     estimate_noise,
     preprocess_page,
@@ -68,6 +69,23 @@ def test_flattening_makes_shaded_paper_white():
     # The analysis binarisation finds the writing and nothing in the shaded paper.
     assert pre.binary[ink == 0].mean() < 0.002
     assert pre.binary[ink > 200].mean() > 0.9
+
+
+def test_a_line_image_is_flattened_but_its_long_strokes_and_edges_kept():
+    """clean_line: the shading goes, but an underline across the crop (a "rule" to the page
+    cleaning) and writing cut by the crop's edge stay."""
+    ink = np.zeros((60, 700), np.uint8)
+    cv2.putText(ink, "underlined words here", (-8, 38), FONT, 1.3, 255, 2, cv2.LINE_AA)
+    cv2.line(ink, (0, 50), (699, 50), 255, 2)
+    shade = np.linspace(0.5, 1.0, ink.shape[1], dtype=np.float32)[None, :]
+    line = u8(compose(ink) * shade)
+    clean = clean_line(line)
+    assert clean.shape == line.shape and clean.dtype == np.uint8
+    assert np.percentile(clean[ink == 0], 5) > 225  # paper white on the dark side too
+    assert clean[50][ink[50] > 200].mean() < 140  # the underline is still there
+    assert clean[:, :6][ink[:, :6] > 200].mean() < 140  # so is the cut letter at the edge
+    page_clean = preprocess_page(line).image
+    assert page_clean[50][ink[50] > 200].mean() > 200  # the page cleaning paints it out
 
 
 def test_ruled_lines_are_removed_and_writing_kept():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from htrbatch.errors import InputError, OptionsError
+from htrbatch.preprocess import clean_line
 from htrbatch.segment import (
     Segmentation,
     SegmentOptions,
@@ -216,6 +217,8 @@ def test_method_none_is_whole_image():
     seg = segment_page(gray, SegmentOptions(method="none"))
     assert seg.method == "none"
     assert [line.bbox for line in seg.lines] == [(0, 0, gray.shape[1], gray.shape[0])]
+    # a line image gets the line cleaning, not the page cleaning
+    assert np.array_equal(seg.lines[0].image, clean_line(gray))
 
 
 def test_bad_options_and_inputs_raise_project_errors():

@@ -20,13 +20,16 @@ from htrbatch.cli.options import (
     EvalPunctuationOpt,
     LmOpt,
     ModelOpt,
+    PrecisionOpt,
     SpellOpt,
+    ThreadsOpt,
+    WorkersOpt,
     decode_options,
 )
 from htrbatch.errors import HtrError
 from htrbatch.evaluate import ScoringOptions, evaluate_dataset
 from htrbatch.io import write_atomic
-from htrbatch.pipeline import Recognizer, TranscribeOptions
+from htrbatch.pipeline import TranscribeOptions, Transcriber
 from htrbatch.segment import SegmentOptions
 
 
@@ -59,8 +62,16 @@ def evaluate(
     segmenter: str = typer.Option(
         "none", help="none: each image is one line; auto|projection|seam: images are pages."
     ),
+    workers: WorkersOpt = TranscribeOptions.workers,
+    precision: PrecisionOpt = TranscribeOptions.precision,
+    threads: ThreadsOpt = TranscribeOptions.threads,
 ) -> None:
-    """Corpus CER (total edits / total reference characters) and WER on a labelled line set."""
+    """Corpus CER (total edits / total reference characters) and WER on a labelled line set.
+
+    The images go through the same pipeline as `transcribe` with the same options (reading,
+    cleaning, segmentation, recognition, decoding), so the figures are those of its text. A
+    missing or unreadable image is reported and scored as an empty prediction (exit code 1).
+    """
     if not dataset.exists():
         fail(f"{dataset}: no such dataset folder")
     try:
@@ -73,6 +84,7 @@ def evaluate(
             model=model,
             device=device,
             batch_size=batch_size,
+            segment=SegmentOptions(method=segmenter),
             decode=decode_options(
                 decoder=decoder,
                 lm=lm,
@@ -82,12 +94,13 @@ def evaluate(
                 spell=spell,
                 punctuation=decode_options().punctuation if auto else punctuation,
             ),
+            precision=precision,
+            threads=threads,
+            workers=workers,
         )
-        options.validate()
-        segment = SegmentOptions(method=segmenter)
-        segment.validate()
-        recognizer = Recognizer(options.model, options.device, options.batch_size, options.decode)
-        note(recognizer.precision_note)
+        options.segment.validate()
+        transcriber = Transcriber(options)
+        note(transcriber.recognizer.precision_note)
         with Progress(
             TextColumn("evaluating"),
             BarColumn(),
@@ -98,9 +111,8 @@ def evaluate(
             task = progress.add_task("eval", total=None)
             report = evaluate_dataset(
                 dataset,
-                recognizer,
+                transcriber,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
-                segment=segment,
                 scoring=scoring,
             )
     except HtrError as exc:

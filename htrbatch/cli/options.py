@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from htrbatch.decode import DecodeOptions
+from htrbatch.pipeline import PRECISIONS
 
 ModelOpt = Annotated[
     str, typer.Option("--model", help="Checkpoint path, or 'default' for the shipped model.")
@@ -15,6 +16,31 @@ DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto|cpu|cuda (auto uses CUDA when present).")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Lines per recogniser batch.")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=0,
+        help="Processes that read and segment pages while the model runs (0 = in-process; "
+        "the default is one per core beyond the first, at most 4).",
+    ),
+]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help=f"{'|'.join(PRECISIONS)}. auto: fp16 on CUDA, bf16 on CPUs with bf16 "
+        "instructions (AVX-512 bf16 or AMX), else fp32.",
+    ),
+]
+ThreadsOpt = Annotated[
+    int,
+    typer.Option(
+        "--threads",
+        min=0,
+        help="Torch threads for the recogniser (0 = the cores the workers leave free).",
+    ),
+]
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="greedy|beam.")]
 LmOpt = Annotated[
     str,

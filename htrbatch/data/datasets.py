@@ -2,9 +2,13 @@
 
 Two layouts are recognised automatically:
 - IAM: ``lines.txt`` (IAM's ascii/lines.txt format) beside ``lines/<a01>/<a01-000u>/<id>.png``;
-  only rows whose image exists are used, ``|`` in the transcription means a space, and XML
-  character entities (``&quot;``, as in text copied from IAM's XML files) are decoded.
+  ``|`` in the transcription means a space, and XML character entities (``&quot;``, as in text
+  copied from IAM's XML files) are decoded.
 - sidecars: a folder (searched recursively) of images, each with ``<name>.gt.txt`` beside it.
+
+A labelled line whose image is missing (an IAM row without its file, a ``.gt.txt`` without its
+image) is left out, or, with ``keep_missing`` (what ``evaluate`` uses, so that it counts as an
+error), kept with the ``.png`` path where its image should be.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def detect_layout(root: Path) -> str:
     )
 
 
-def _load_iam(root: Path) -> list[Sample]:
+def _load_iam(root: Path, keep_missing: bool) -> list[Sample]:
     lines_txt = _find_lines_txt(root)
     assert lines_txt is not None
     img_root = root / "lines"
@@ -80,14 +84,16 @@ def _load_iam(root: Path) -> list[Sample]:
             None,
         )
         if image is None:
-            continue
+            if not keep_missing:
+                continue
+            image = folder / f"{line_id}.png"
         for entity, char in _XML_ENTITIES:
             text = text.replace(entity, char)
         samples.append(Sample(line_id, image, normalize_text(text.replace("|", " "))))
     return samples
 
 
-def _load_sidecar(root: Path) -> list[Sample]:
+def _load_sidecar(root: Path, keep_missing: bool) -> list[Sample]:
     samples = []
     for gt in sorted(root.rglob("*.gt.txt")):
         stem = gt.name[: -len(".gt.txt")]
@@ -96,17 +102,23 @@ def _load_sidecar(root: Path) -> list[Sample]:
             None,
         )
         if image is None:
-            continue
+            if not keep_missing:
+                continue
+            image = gt.with_name(stem + ".png")
         text = normalize_text(gt.read_text(encoding="utf-8", errors="replace"))
         samples.append(Sample(str(image.relative_to(root).with_suffix("")), image, text))
     return samples
 
 
-def load_dataset(root: str | Path) -> list[Sample]:
-    """All labelled lines under ``root``, in a stable order. Raises DatasetError when empty."""
+def load_dataset(root: str | Path, keep_missing: bool = False) -> list[Sample]:
+    """All labelled lines under ``root``, in a stable order. Raises DatasetError when empty.
+
+    ``keep_missing``: also the lines whose image file is missing, each with the path where its
+    image should be (so a caller can report it); by default they are left out."""
     root = Path(root)
     layout = detect_layout(root)
-    samples = _load_iam(root) if layout == "iam" else _load_sidecar(root)
+    load = _load_iam if layout == "iam" else _load_sidecar
+    samples = load(root, keep_missing)
     if not samples:
         raise DatasetError(f"{root}: no labelled line images found ({layout} layout)")
     return samples

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from htrbatch.preprocess import _check_gray, preprocess_page, rotate_page
+from htrbatch.preprocess import _check_gray, clean_line, preprocess_page, rotate_page
 from htrbatch.segment.candidates import components, profile_candidates, ridge_candidates
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
 from htrbatch.segment.options import Segmentation, SegmentOptions
@@ -37,9 +37,12 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     options.validate()
     gray = _check_gray(gray)
     h, w = gray.shape
-    pre = preprocess_page(gray, options.preprocess)
     if options.method == "none":
-        return Segmentation([LineImage(pre.image.copy(), (0, 0, w, h))], 0.0, "none")
+        # A line image gets only the cleaning that helps recognition on lines (see clean_line).
+        return Segmentation(
+            [LineImage(clean_line(gray, options.preprocess), (0, 0, w, h))], 0.0, "none"
+        )
+    pre = preprocess_page(gray, options.preprocess)
     if min(h, w) < 8:
         # Too small to have a layout: one line if anything is written, else nothing.
         if pre.binary.any():
