@@ -27,7 +27,8 @@ async function checkServer() {
     }
     const h = await r.json();
     const decoder = h.decoder === "beam" && h.lm ? "beam search + language model" : h.decoder;
-    $("#server").textContent = `model ${h.model} · ${decoder} · ${h.device}`;
+    const model = h.model === "default" ? "shipped model" : `model ${h.model}`;
+    $("#server").textContent = `${model} · ${decoder} · ${h.device}`;
   } catch (e) {
     $("#server").textContent = "server not reachable";
   }
