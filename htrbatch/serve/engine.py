@@ -29,6 +29,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -38,9 +39,12 @@ from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeResult
 from htrbatch.errors import InputError
 from htrbatch.io import read_pages
-from htrbatch.pipeline import FileJob, PreparedFile, Recognizer, Transcriber, prepare_file
+from htrbatch.pipeline import FileJob, PreparedFile, Transcriber, prepare_file
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import LineResult, PageResult
+
+if TYPE_CHECKING:
+    from htrbatch.pipeline import Recognizer
 
 # Leading bytes of the formats the server takes; anything else is refused before decoding.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
