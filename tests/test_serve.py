@@ -365,3 +365,27 @@ def test_sample_gives_the_same_text_and_lines_as_transcribe(tmp_path: Path) -> N
     assert len(page["lines"]) == len(written["lines"]) >= 5
     assert page["text"] == written["text"] and "Laud" in page["text"]
     assert {**page, "source": written["source"]} == written
+
+
+def test_command_loads_the_model_once_and_runs_uvicorn(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    seen: dict = {}
+
+    def fake_run(app, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    args = ["serve", "--model", str(tiny_checkpoint), "--decoder", "greedy", "--workers", "0"]
+    r = CliRunner().invoke(cli, [*args, "--port", "8123", "--max-upload-mb", "1"])
+    assert r.exit_code == 0, r.output
+    assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
+    with TestClient(seen["app"]) as c:
+        h = c.get("/health").json()
+        assert h["decoder"] == "greedy" and h["max_upload_mb"] == 1.0
+        big = b"\x89PNG\r\n\x1a\n" + bytes(1_100_000)
+        assert c.post("/api/transcribe", files={"file": ("b.png", big)}).status_code == 413
+    r = CliRunner().invoke(cli, [*args, "--model", "/no/such.pt"])
+    assert r.exit_code == 2 and "/no/such.pt" in r.output
