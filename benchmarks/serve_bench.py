@@ -5,9 +5,10 @@ clients, beside the CLI pipeline's pages/s on the same pages.
 
 The pages are the three samples/ scans, repeated to ``--pages``. The CLI figure is
 ``Transcriber.transcribe_files`` (what ``htrbatch transcribe`` runs, without writing files) after
-the model has loaded. The server is ``htrbatch serve`` in a subprocess with the same options;
-each client posts one page per request and waits for the answer before sending the next. Every
-level first sends one request per client as a warm-up (not timed).
+the model has loaded, taken before and after the server (the load of a shared machine changes).
+The server is ``htrbatch serve`` in a subprocess with the same options; each client posts one
+page per request and waits for the answer before sending the next. Every level first sends one
+request per client as a warm-up (not timed).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def main() -> None:
     files = [samples[i % len(samples)] for i in range(args.pages)]
     load_before = os.getloadavg()
     cli = cli_pages_per_s(files, args.decoder)
-    print(f"CLI pipeline: {cli['pages_per_s']:.2f} pages/s", flush=True)
+    print(f"CLI pipeline (before): {cli['pages_per_s']:.2f} pages/s", flush=True)
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -100,6 +101,7 @@ def main() -> None:
             str(port),
         ]
         + ["--decoder", args.decoder],
+        stdout=subprocess.DEVNULL,  # uvicorn's access log
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -118,11 +120,12 @@ def main() -> None:
         levels = []
         for c in (int(x) for x in args.clients.split(",")):
             res = load(url, datas, c)
-            res["vs_cli"] = res["requests_per_s"] / cli["pages_per_s"]
+            res["vs_cli_before"] = res["requests_per_s"] / cli["pages_per_s"]
             levels.append(res)
             print(
                 f"{c:>2} clients: {res['requests_per_s']:.2f} req/s "
-                f"({res['vs_cli']:.0%} of CLI), p50 {res['p50_s']} s, p95 {res['p95_s']} s, "
+                f"({res['vs_cli_before']:.0%} of CLI before), "
+                f"p50 {res['p50_s']} s, p95 {res['p95_s']} s, "
                 f"{res['ok']}/{res['requests']} ok",
                 flush=True,
             )
@@ -130,6 +133,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
+    # the load of a shared machine changes: the CLI again, after the server
+    cli_after = cli_pages_per_s(files, args.decoder)
+    print(f"CLI pipeline (after): {cli_after['pages_per_s']:.2f} pages/s", flush=True)
+    mean_cli = (cli["pages_per_s"] + cli_after["pages_per_s"]) / 2
+    for res in levels:
+        res["vs_cli_mean"] = res["requests_per_s"] / mean_cli
     report = {
         "command": "nice python benchmarks/serve_bench.py " + " ".join(sys.argv[1:]),
         "machine": {
@@ -144,7 +153,9 @@ def main() -> None:
             "precision": health["precision"],
         },
         "server_ready_s": round(ready_s, 1),
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "cli": cli,
+        "cli_after": cli_after,
         "server": levels,
         "recogniser": stats["recogniser"],
     }

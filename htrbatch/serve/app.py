@@ -108,20 +108,20 @@ class _Counters:
     served: int = 0
     seconds: float = 0.0  # summed over served requests
 
-    def retry_after(self, parallel: int) -> int:
-        """Seconds after which a refused client may find room: the queue's expected drain."""
+    def retry_after(self) -> int:
+        """Seconds after which a refused client may find room: by Little's law, requests finish
+        every ``mean latency / in flight`` seconds; wait for about two of them."""
         mean = self.seconds / self.served if self.served else 2.0
-        return max(1, math.ceil(mean * self.in_flight / max(1, parallel) / 4))
+        return max(1, math.ceil(2 * mean / max(1, self.in_flight)))
 
 
 class _Guard:
     """Token, queue bound, size limit and client timeout, before the app reads anything."""
 
-    def __init__(self, app: Any, options: ServeOptions, counters: _Counters, parallel: int):
+    def __init__(self, app: Any, options: ServeOptions, counters: _Counters) -> None:
         self.app = app
         self.options = options
         self.counters = counters
-        self.parallel = parallel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,7 +152,7 @@ class _Guard:
         counters = self.counters
         if counters.in_flight >= self.options.max_queue:
             counters.refused += 1
-            wait = counters.retry_after(self.parallel)
+            wait = counters.retry_after()
             response = _error(
                 503,
                 f"busy: {counters.in_flight} requests in flight; retry in {wait} s",
@@ -323,6 +323,6 @@ def create_app(engine: Engine, options: ServeOptions = ServeOptions()) -> FastAP
             ]
         return out
 
-    app.add_middleware(_Guard, options=options, counters=counters, parallel=max(1, opts.workers))
+    app.add_middleware(_Guard, options=options, counters=counters)
     app.state.counters = counters
     return app
