@@ -389,3 +389,63 @@ def test_command_loads_the_model_once_and_runs_uvicorn(
         assert c.post("/api/transcribe", files={"file": ("b.png", big)}).status_code == 413
     r = CliRunner().invoke(cli, [*args, "--model", "/no/such.pt"])
     assert r.exit_code == 2 and "/no/such.pt" in r.output
+
+
+def test_a_declared_size_over_the_limit_is_refused_unread(transcriber: Transcriber) -> None:
+    web = create_app(Engine(transcriber), ServeOptions(max_upload_mb=1))
+    sent: list[dict] = []
+    reads = 0
+
+    async def receive() -> dict:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/transcribe",
+        "raw_path": b"/api/transcribe",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-length", b"62914560")],  # 60 MB
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(web(scope, receive, send))
+    assert sent[0]["status"] == 413 and reads == 0
+
+
+def _dies_on_marker(path, *args):  # type: ignore[no-untyped-def]
+    import os
+
+    from htrbatch.serve import engine
+
+    if b"KILL-THE-WORKER" in Path(path).read_bytes():
+        os._exit(1)  # as a crash in native code would
+    return engine._real_prepare_upload(path, *args)
+
+
+def test_a_dying_page_worker_fails_that_upload_and_the_server_goes_on(
+    transcriber: Transcriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from htrbatch.serve import engine as engine_module
+
+    # the worker processes are forked with this module as patched here
+    monkeypatch.setattr(engine_module, "_real_prepare_upload", engine_module.prepare_upload, False)
+    monkeypatch.setattr(engine_module, "prepare_upload", _dies_on_marker)
+    engine = Engine(transcriber)
+    engine.pool.workers = 1
+    good = png_bytes(draw_lines(["still here"]))
+    with TestClient(create_app(engine)) as c:
+        r = c.post("/api/transcribe", files={"file": ("k.png", good + b"KILL-THE-WORKER")})
+        assert r.status_code == 400 and "worker process died" in r.json()["error"]
+        assert "k.png" in r.json()["error"]
+        r = c.post("/api/transcribe", files={"file": ("ok.png", good)})
+        assert r.status_code == 200 and len(r.json()["pages"][0]["lines"]) == 1
