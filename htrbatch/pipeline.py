@@ -227,6 +227,23 @@ def _add_lines(
         res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence, words=words))
 
 
+def page_result(
+    page: PreparedPage, decoded: Iterator[DecodeResult], stride: int, source: str | None = None
+) -> PageResult:
+    """The result of a prepared page, its lines taking the next ``len(page.boxes)`` decodings
+    (with word boxes); ``source`` overrides the page's own (e.g. an upload's client name). The
+    one place a :class:`PageResult` is assembled from prepared lines (CLI, evaluate, serve)."""
+    res = PageResult(
+        source=page.source if source is None else source,
+        width=page.width,
+        height=page.height,
+        page=page.page,
+        skew_deg=page.skew_deg,
+    )
+    _add_lines(res, page.boxes, decoded, page.maps, stride)
+    return res
+
+
 def _measured_skew(seg: Segmentation) -> float | None:
     """The skew the segmenter measured, or None when it did not look (``--segmenter none``)."""
     return None if seg.method == "none" else float(seg.skew_deg)
@@ -558,15 +575,7 @@ class Transcriber:
                 continue
             results = []
             for p in f.pages:
-                res = PageResult(
-                    source=p.source,
-                    width=p.width,
-                    height=p.height,
-                    page=p.page,
-                    skew_deg=p.skew_deg,
-                )
-                _add_lines(res, p.boxes, results_left, p.maps, self.recognizer.stride)
-                results.append(res)
+                results.append(page_result(p, results_left, self.recognizer.stride))
                 stats.pages += 1
                 stats.lines += len(p.boxes)
             yield FileResult(f.job, results)
