@@ -449,3 +449,18 @@ def test_a_dying_page_worker_fails_that_upload_and_the_server_goes_on(
         assert "k.png" in r.json()["error"]
         r = c.post("/api/transcribe", files={"file": ("ok.png", good)})
         assert r.status_code == 200 and len(r.json()["pages"][0]["lines"]) == 1
+
+
+def test_a_pdf_upload_gives_one_page_result_per_pdf_page(client: TestClient) -> None:
+    from PIL import Image
+
+    pages = [Image.fromarray(draw_lines([t], seed=s)) for s, t in ((1, "one page"), (2, "two"))]
+    buf = io.BytesIO()
+    pages[0].save(buf, format="PDF", save_all=True, append_images=pages[1:], resolution=100)
+    r = client.post("/api/transcribe", files={"file": ("scan.bin", buf.getvalue())})
+    assert r.status_code == 200, r.text
+    got = r.json()["pages"]
+    assert [p["page"] for p in got] == [1, 2] and all(p["source"] == "scan.bin" for p in got)
+    assert all(p["lines"] for p in got)
+    broken = client.post("/api/transcribe", files={"file": ("x.pdf", b"%PDF-1.4\nnonsense")})
+    assert broken.status_code == 400 and "error" in broken.json()

@@ -192,7 +192,7 @@ async def _store(upload: UploadFile, dest: Path, name: str) -> None:
     if not head:
         raise InputError(name, "file is empty")
     if sniff(head) is None:
-        raise InputError(name, "not a PNG, JPEG or TIFF image (judged by its content)")
+        raise InputError(name, "not a PNG, JPEG or TIFF image or a PDF (judged by its content)")
     with dest.open("wb") as fh:
         fh.write(head)
         while chunk := await upload.read(CHUNK):
@@ -293,7 +293,7 @@ def create_app(engine: Engine, options: ServeOptions = ServeOptions()) -> FastAP
     )
     async def api_transcribe(
         file: list[UploadFile] = File(
-            ..., description="Page images (PNG, JPEG, TIFF incl. multi-page); repeatable."
+            ..., description="Page images (PNG, JPEG, TIFF incl. multi-page) or PDFs; repeatable."
         ),
         preview: bool = Query(
             False,

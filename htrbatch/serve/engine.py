@@ -38,6 +38,7 @@ from PIL import Image, UnidentifiedImageError
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeResult
 from htrbatch.errors import InputError
+from htrbatch.formats import pdf
 from htrbatch.io import read_pages
 from htrbatch.pipeline import FileJob, PreparedFile, Transcriber, page_result, prepare_file
 from htrbatch.segment import SegmentOptions
@@ -54,13 +55,14 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "TIFF"),
     (b"II+\x00", "TIFF"),  # BigTIFF
     (b"MM\x00+", "TIFF"),
+    (b"%PDF-", "PDF"),
 )
 PREVIEW_SIDE = 1600  # longest side of the page pictures the web page shows
 
 
 def sniff(head: bytes) -> str | None:
-    """The image format named by a file's first bytes (``"PNG"``, ``"JPEG"``, ``"TIFF"``), or
-    None for anything else, whatever the file's name or declared content type."""
+    """The format named by a file's first bytes (``"PNG"``, ``"JPEG"``, ``"TIFF"``, ``"PDF"``),
+    or None for anything else, whatever the file's name or declared content type."""
     for magic, name in SIGNATURES:
         if head.startswith(magic):
             return name
@@ -69,7 +71,15 @@ def sniff(head: bytes) -> str | None:
 
 def check_header(path: Path, max_pixels: int, max_pages: int) -> None:
     """Refuse a file whose header promises more than ``max_pixels`` pixels over all its pages,
-    or more than ``max_pages`` pages, before any pixel is decoded (decompression bombs)."""
+    or more than ``max_pages`` pages, before any pixel is decoded (decompression bombs).
+
+    A PDF is judged by its page count alone: its pages are rendered one at a time, each within
+    :data:`htrbatch.io.MAX_PIXELS` (:mod:`htrbatch.formats.pdf`)."""
+    if pdf.is_pdf(path):
+        n = pdf.page_count(path)  # InputError for encrypted or damaged files
+        if n > max_pages:
+            raise InputError(path, f"{n} pages, over the limit of {max_pages}")
+        return
     try:
         with Image.open(path) as im:
             if im.format not in {"PNG", "JPEG", "TIFF", "MPO"}:
