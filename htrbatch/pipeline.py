@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -58,8 +58,23 @@ from htrbatch.runtime import (
     resolve_device,
     set_threads,
 )
-from htrbatch.segment import Segmentation, SegmentOptions, draw_segmentation, segment_page
-from htrbatch.types import BBox, LineImage, LineResult, PageImage, PageResult, WordResult
+from htrbatch.segment import (
+    Segmentation,
+    SegmentOptions,
+    draw_segmentation,
+    layout_of,
+    segment_layout,
+    segment_page,
+)
+from htrbatch.types import (
+    BBox,
+    LineImage,
+    LineResult,
+    PageImage,
+    PageResult,
+    RegionResult,
+    WordResult,
+)
 
 # Batch widths are rounded up to this (a few % more padding): a long run then sees a few dozen
 # batch shapes instead of one per batch, which keeps the process's memory flat.
@@ -218,13 +233,26 @@ def _add_lines(
     decoded: Iterator[DecodeResult],
     maps: Sequence[LineMap] = (),
     stride: int = 1,
+    shapes: Sequence[LineShape] = (),
 ) -> None:
     """Append one line result per box to ``res``, taking the next ``len(boxes)`` decodings;
-    with ``maps`` (one per box) each line gets its word boxes."""
+    with ``maps`` (one per box) each line gets its word boxes, with ``shapes`` its polygon,
+    baseline and id."""
     for i, box in enumerate(boxes):
         d = next(decoded)
         words = word_boxes(d, box, maps[i], stride) if i < len(maps) else []
-        res.lines.append(LineResult(bbox=box, text=d.text, confidence=d.confidence, words=words))
+        shape = shapes[i] if i < len(shapes) else LineShape()
+        res.lines.append(
+            LineResult(
+                bbox=box,
+                text=d.text,
+                confidence=d.confidence,
+                words=words,
+                polygon=shape.polygon,
+                baseline=shape.baseline,
+                id=shape.id,
+            )
+        )
 
 
 def page_result(
@@ -239,14 +267,53 @@ def page_result(
         height=page.height,
         page=page.page,
         skew_deg=page.skew_deg,
+        regions=page.regions,
     )
-    _add_lines(res, page.boxes, decoded, page.maps, stride)
+    _add_lines(res, page.boxes, decoded, page.maps, stride, page.shapes)
     return res
 
 
 def _measured_skew(seg: Segmentation) -> float | None:
-    """The skew the segmenter measured, or None when it did not look (``--segmenter none``)."""
-    return None if seg.method == "none" else float(seg.skew_deg)
+    """The skew the segmenter measured, or None when it did not look (``--segmenter none``,
+    ``xml``)."""
+    return None if seg.method in ("none", "xml") else float(seg.skew_deg)
+
+
+@dataclass(frozen=True)
+class LineShape:
+    """What a segmentation knows of a line besides its box: its outline, baseline (input
+    pixels) and layout id; None where it does not know."""
+
+    polygon: np.ndarray | None = None
+    baseline: np.ndarray | None = None
+    id: str | None = None
+
+    @classmethod
+    def of(cls, line: LineImage) -> LineShape:
+        return cls(line.polygon, line.baseline, line.id)
+
+
+def page_segmenter(
+    path: str | Path, options: SegmentOptions
+) -> Callable[[PageImage], Segmentation]:
+    """How the pages of the file at ``path`` are split into lines: :func:`segment_page`, or for
+    ``--segmenter xml`` :func:`segment_layout` with the layout file found beside the image
+    (looked up here, once per file: InputError naming the image when there is none)."""
+    if options.method != "xml":
+        return lambda page: segment_page(page.image, options)
+    layout = layout_of(path)
+    name = Path(path).name
+
+    def from_layout(page: PageImage) -> Segmentation:
+        if page.page not in (None, 1):
+            raise InputError(
+                str(path),
+                f"--segmenter xml: {layout.path.name} describes one page, but this file has "
+                f"page {page.page}",
+            )
+        return segment_layout(page.image, layout, options, name)
+
+    return from_layout
 
 
 @dataclass(frozen=True)
@@ -282,6 +349,8 @@ class PreparedPage:
     lines: list[np.ndarray]  # prepared model input, float32 (H, W_i)
     skew_deg: float | None = None
     maps: list[LineMap] = field(default_factory=list)  # per line, for word boxes
+    shapes: list[LineShape] = field(default_factory=list)  # per line, when known
+    regions: list[RegionResult] | None = None  # text blocks in reading order, when known
 
 
 @dataclass
@@ -335,6 +404,7 @@ def prepare_file(
     Never raises for a bad file: the reason comes back in ``error``."""
     times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
     try:
+        segment_one = page_segmenter(job.path, segment)
         pages = iter_pages(job.path, dpi)
         out = []
         while True:
@@ -344,7 +414,7 @@ def prepare_file(
             times["read"] += t1 - t0
             if page is None:
                 break
-            seg = segment_page(page.image, segment)
+            seg = segment_one(page)
             t2 = time.perf_counter()
             times["segment"] += t2 - t1
             h, w = page.image.shape
@@ -359,6 +429,8 @@ def prepare_file(
                     lines=[p[0] for p in prepared],
                     skew_deg=_measured_skew(seg),
                     maps=[p[1] for p in prepared],
+                    shapes=[LineShape.of(ln) for ln in seg.lines],
+                    regions=seg.regions,
                 )
             )
             times["prepare"] += time.perf_counter() - t2
@@ -495,7 +567,9 @@ class Transcriber:
         self.stats = StageTimes()
 
     def segment(self, page: PageImage) -> Segmentation:
-        return segment_page(page.image, self.options.segment)
+        """The lines of ``page`` (with ``--segmenter xml``, those of the layout file beside
+        ``page.source``)."""
+        return page_segmenter(page.source, self.options.segment)(page)
 
     def transcribe_segmented(
         self, pages: Sequence[tuple[PageImage, Segmentation]]
@@ -511,10 +585,16 @@ class Transcriber:
         for page, seg in pages:
             h, w = page.image.shape
             res = PageResult(
-                source=page.source, width=w, height=h, page=page.page, skew_deg=_measured_skew(seg)
+                source=page.source,
+                width=w,
+                height=h,
+                page=page.page,
+                skew_deg=_measured_skew(seg),
+                regions=seg.regions,
             )
             boxes = [ln.bbox for ln in seg.lines]
-            _add_lines(res, boxes, decoded, [next(maps) for _ in boxes], rec.stride)
+            shapes = [LineShape.of(ln) for ln in seg.lines]
+            _add_lines(res, boxes, decoded, [next(maps) for _ in boxes], rec.stride, shapes)
             results.append(res)
         return results
 

@@ -37,10 +37,35 @@ class PageImage:
 
 @dataclass
 class LineImage:
-    """A text line cut out of a page: the grayscale crop given to the recogniser and its box."""
+    """A text line cut out of a page: the grayscale crop given to the recogniser and its box;
+    its outline, baseline and id when the segmentation or the layout file gave them."""
 
     image: np.ndarray  # (h, w) uint8 grayscale, dark ink on light background
     bbox: BBox
+    polygon: np.ndarray | None = None  # (N, 2) float, input-image pixels
+    baseline: np.ndarray | None = None  # (M, 2) float, input-image pixels, left to right
+    id: str | None = None  # the layout file's line id
+
+
+@dataclass
+class RegionResult:
+    """A text block of a page: its box and its lines (indices into the page's lines, in reading
+    order); ``id`` is the layout file's region id when the regions came from one."""
+
+    bbox: BBox
+    lines: list[int]
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        out["bbox"] = [int(v) for v in self.bbox]
+        out["lines"] = [int(i) for i in self.lines]
+        return out
+
+
+def points_list(pts: np.ndarray) -> list[list[int]]:
+    """``(N, 2)`` points as ``[[x, y], ...]`` whole input-image pixels (for JSON)."""
+    return [[int(round(float(x))), int(round(float(y)))] for x, y in pts]
 
 
 @dataclass
@@ -70,14 +95,23 @@ class LineResult:
     # layout gave them (layout files write them; without them the box stands for the outline).
     polygon: np.ndarray | None = None
     baseline: np.ndarray | None = None
+    id: str | None = None  # the layout file's line id (--segmenter xml)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "bbox": [int(v) for v in self.bbox],
-            "text": self.text,
-            "confidence": round(float(self.confidence), 4),
-            "words": [w.to_dict() for w in self.words],
-        }
+        out: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        out["bbox"] = [int(v) for v in self.bbox]
+        if self.polygon is not None and len(self.polygon):
+            out["polygon"] = points_list(self.polygon)
+        if self.baseline is not None and len(self.baseline):
+            out["baseline"] = points_list(self.baseline)
+        out.update(
+            {
+                "text": self.text,
+                "confidence": round(float(self.confidence), 4),
+                "words": [w.to_dict() for w in self.words],
+            }
+        )
+        return out
 
 
 @dataclass
@@ -90,6 +124,9 @@ class PageResult:
     # Skew the segmenter measured and corrected, degrees (> 0: lines rose to the right);
     # None when the page was not segmented (e.g. --segmenter none).
     skew_deg: float | None = None
+    # Text blocks in reading order, when known (the layout file's regions with --segmenter xml);
+    # None: the page was not divided into regions.
+    regions: list[RegionResult] | None = None
 
     @property
     def stem_suffix(self) -> str:
@@ -108,6 +145,9 @@ class PageResult:
                 "width": int(self.width),
                 "height": int(self.height),
                 **({} if self.skew_deg is None else {"skew_deg": round(float(self.skew_deg), 2)}),
+                **(
+                    {} if self.regions is None else {"regions": [r.to_dict() for r in self.regions]}
+                ),
                 "lines": [line.to_dict() for line in self.lines],
                 "text": self.text,
             }

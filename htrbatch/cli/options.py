@@ -41,6 +41,15 @@ ThreadsOpt = Annotated[
         help="Torch threads for the recogniser (0 = the cores the workers leave free).",
     ),
 ]
+LineTypeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--line-type",
+        metavar="TYPE",
+        help="With --segmenter xml: keep only lines of this type (repeatable), e.g. Handwritten "
+        "(ALTO TAGREFS labels, PAGE custom structure/type).",
+    ),
+]
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="greedy|beam.")]
 LmOpt = Annotated[
     str,

@@ -18,7 +18,7 @@ from htrbatch.cli.options import (
     SpellOpt,
     decode_options,
 )
-from htrbatch.errors import HtrError
+from htrbatch.errors import HtrError, OptionsError
 from htrbatch.pipeline import PRECISIONS, TranscribeOptions
 from htrbatch.segment import SegmentOptions
 from htrbatch.serve.options import TOKEN_ENV, ServeOptions
@@ -141,6 +141,11 @@ def serve(
             workers=workers,
         )
         options.segment.validate()
+        if segmenter == "xml":
+            raise OptionsError(
+                "--segmenter xml reads the layout file beside each image, and uploads come "
+                "without one: use auto|projection|seam|none (or htrbatch transcribe)"
+            )
         err_console.print("loading the model ...", highlight=False)
         transcriber = Transcriber(options)
     except HtrError as exc:

@@ -18,6 +18,7 @@ from htrbatch.cli.options import (
     BetaOpt,
     DecoderOpt,
     DeviceOpt,
+    LineTypeOpt,
     LmOpt,
     ModelOpt,
     PunctuationOpt,
@@ -58,7 +59,8 @@ def _echo_saved(paths: dict[str, Path]) -> None:
         "  htrbatch transcribe scans/ --out results/\n\n"
         "  find . -name '*.tif' | htrbatch transcribe - --out out/ --jsonl > pages.jsonl\n\n"
         "  htrbatch transcribe line.png --segmenter none --decoder greedy --out out/\n\n"
-        "  htrbatch transcribe book.pdf --format txt,alto,pdf --out out/"
+        "  htrbatch transcribe book.pdf --format txt,alto,pdf --out out/\n\n"
+        "  htrbatch transcribe export/ --segmenter xml --line-type Handwritten --out out/"
     )
 )
 def transcribe(
@@ -71,8 +73,11 @@ def transcribe(
     device: DeviceOpt = TranscribeOptions.device,
     batch_size: BatchOpt = TranscribeOptions.batch_size,
     segmenter: str = typer.Option(
-        _SEG.method, help="Line splitter: auto|projection|seam|none (none = the image is one line)."
+        _SEG.method,
+        help="Line splitter: auto|projection|seam|none|xml (none = the image is one line; xml = "
+        "the lines of the PAGE XML or ALTO file beside each image, or in page/ or alto/).",
     ),
+    line_type: LineTypeOpt = None,
     decoder: DecoderOpt = decode_options().decoder,
     lm: LmOpt = decode_options().lm,
     beam_width: BeamOpt = decode_options().beam_width,
@@ -142,7 +147,7 @@ def transcribe(
             model=model,
             device=device,
             batch_size=batch_size,
-            segment=SegmentOptions(method=segmenter),
+            segment=SegmentOptions(method=segmenter, line_types=tuple(line_type or ())),
             decode=decode_options(
                 decoder=decoder,
                 lm=lm,

@@ -22,6 +22,7 @@ import numpy as np
 
 from htrbatch.errors import InputError
 from htrbatch.formats import LayoutLine, cut_line, find_layout, read_layout
+from htrbatch.formats.layout import layout_scale
 from htrbatch.io import IMAGE_SUFFIXES, read_pages, write_atomic
 from htrbatch.metrics import normalize_text
 
@@ -62,18 +63,6 @@ class LayoutScan:
     errors: list[InputError] = field(default_factory=list)
     skipped_empty: int = 0
     skipped_type: int = 0
-
-
-_SLACK = 1.02  # polygons may overshoot the page edge by this factor (hand-drawn outlines)
-
-
-def _reach(lines: list[LayoutLine], sx: float, sy: float) -> tuple[float, float] | None:
-    """The largest x and y any line polygon reaches, after scaling; None without polygons."""
-    polys = [ln.polygon for ln in lines if ln.polygon is not None and len(ln.polygon)]
-    if not polys:
-        return None
-    mx = np.vstack(polys).max(axis=0)
-    return float(mx[0] * sx), float(mx[1] * sy)
 
 
 def find_layout_pages(root: str | Path) -> tuple[list[LayoutPage], list[InputError]]:
@@ -130,22 +119,10 @@ def iter_layout_lines(
             scan.errors.append(exc)
             continue
         h, w = gray.shape
-        if layout.width and layout.height and (layout.width, layout.height) != (w, h):
-            # Exports sometimes keep the size of the original scan; scale the coordinates.
-            sx, sy = w / layout.width, h / layout.height
-        else:
-            sx = sy = 1.0
-        reach = _reach(layout.lines, sx, sy)
-        if reach is not None and (reach[0] > w * _SLACK or reach[1] > h * _SLACK):
-            # Polygons far past the image: the layout was made for another size or
-            # orientation of this page. Every crop would be wrong; skip the page.
-            scan.errors.append(
-                InputError(
-                    page.layout,
-                    f"line polygons reach ({reach[0]:.0f}, {reach[1]:.0f}), beyond the {w}x{h} "
-                    f"image {page.image.name}: the layout does not match it (scaled or rotated?)",
-                )
-            )
+        try:
+            sx, sy = layout_scale(layout, w, h, page.image.name)
+        except InputError as exc:  # the layout does not match the image: skip the page
+            scan.errors.append(exc)
             continue
         for line in layout.lines:
             text = fix_text(line.text)

@@ -85,6 +85,33 @@ class Layout:
         return None
 
 
+_SLACK = 1.02  # polygons may overshoot the page edge by this factor (hand-drawn outlines)
+
+
+def layout_scale(layout: Layout, width: int, height: int, image: str = "") -> tuple[float, float]:
+    """``(sx, sy)`` that map ``layout``'s coordinates onto its ``width`` x ``height`` image.
+
+    Exports sometimes keep the size of the original scan in the layout while the image was
+    resized: the coordinates are scaled by the ratio of the sizes. Raises InputError naming the
+    layout file when the (scaled) line polygons reach far past the image: the layout was made
+    for another size or orientation of the page, and every line cut from it would be wrong.
+    """
+    if layout.width and layout.height and (layout.width, layout.height) != (width, height):
+        sx, sy = width / layout.width, height / layout.height
+    else:
+        sx = sy = 1.0
+    polys = [ln.polygon for ln in layout.lines if ln.polygon is not None and len(ln.polygon)]
+    if polys:
+        mx, my = np.vstack(polys).max(axis=0) * (sx, sy)
+        if mx > width * _SLACK or my > height * _SLACK:
+            raise InputError(
+                layout.path,
+                f"line polygons reach ({mx:.0f}, {my:.0f}), beyond the {width}x{height} image "
+                f"{image}: the layout does not match it (scaled or rotated?)",
+            )
+    return sx, sy
+
+
 def parse_xml(path: Path) -> ET.Element:
     """The root element of an XML file; InputError naming the file when it is not well formed.
 

@@ -15,6 +15,9 @@ horizontal on average, and analysed on a downscaled ink-coverage map, in four st
 4. :mod:`~htrbatch.segment.cut`: each line cut out between its separators, trimmed, padded, and
    its box mapped back to the input.
 
+:mod:`~htrbatch.segment.layout` (``xml``) takes the lines of the page's PAGE XML or ALTO file
+instead (:func:`segment_layout`, the file found by :func:`layout_of` from the image's path).
+
 :mod:`~htrbatch.segment.page` runs the stages (:func:`segment_page`);
 :mod:`~htrbatch.segment.options` holds :class:`SegmentOptions` and :class:`Segmentation`;
 :mod:`~htrbatch.segment.draw` draws a result.
@@ -22,6 +25,7 @@ horizontal on average, and analysed on a downscaled ink-coverage map, in four st
 
 from htrbatch.segment.candidates import find_peaks
 from htrbatch.segment.draw import draw_segmentation, line_boxes
+from htrbatch.segment.layout import layout_of, segment_layout
 from htrbatch.segment.options import METHODS, Segmentation, SegmentOptions
 from htrbatch.segment.page import segment_page
 from htrbatch.segment.seams import SeamPath, astar_seam, seam_heuristic
@@ -34,7 +38,9 @@ __all__ = [
     "astar_seam",
     "draw_segmentation",
     "find_peaks",
+    "layout_of",
     "line_boxes",
     "seam_heuristic",
+    "segment_layout",
     "segment_page",
 ]

@@ -18,8 +18,8 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
         seg: its result.
 
     Returns:
-        uint8 (H, W, 3) BGR image: separators in orange, line boxes in alternating colours with
-        their 1-based reading-order number.
+        uint8 (H, W, 3) BGR image: separators in orange, line boxes (and polygons, when known) in
+        alternating colours with their 1-based reading-order number.
     """
     gray = _check_gray(gray)
     out = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -35,6 +35,9 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
         x0, y0, x1, y1 = line.bbox
         colour = colours[i % len(colours)]
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thick)
+        if line.polygon is not None and len(line.polygon) >= 3:
+            pts = np.round(line.polygon).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(out, [pts], True, colour, max(1, thick // 2), cv2.LINE_AA)
         org = (x0 + 2, max(y0 + int(18 * scale), int(18 * scale)))
         font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(out, str(i + 1), org, font, scale, colour, thick, cv2.LINE_AA)

@@ -8,9 +8,9 @@ import numpy as np
 
 from htrbatch.errors import OptionsError
 from htrbatch.preprocess import PreprocessOptions
-from htrbatch.types import LineImage
+from htrbatch.types import LineImage, RegionResult
 
-METHODS = ("auto", "projection", "seam", "none")
+METHODS = ("auto", "projection", "seam", "none", "xml")
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,11 @@ class SegmentOptions:
     of the page's area-weighted median component height (``h``)."""
 
     method: str = "auto"
-    """One of auto | projection | seam | none."""
+    """One of auto | projection | seam | none | xml (the lines of the page's PAGE XML or ALTO
+    file, :mod:`~htrbatch.segment.layout`)."""
+    line_types: tuple[str, ...] = ()
+    """xml: keep only lines of these types (``Handwritten``, see
+    :meth:`htrbatch.formats.LayoutLine.has_type`); empty = all lines."""
     preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
     analysis_side: int = 1200
     """Longest side (px) of the downscaled map used for line finding and seams."""
@@ -66,6 +70,11 @@ class SegmentOptions:
             raise OptionsError(
                 f"segment method must be one of {', '.join(METHODS)}, got {self.method!r}"
             )
+        if self.line_types and self.method != "xml":
+            raise OptionsError(
+                f"--line-type {','.join(self.line_types)}: line types come from a layout file, "
+                f"so they need --segmenter xml (got {self.method!r})"
+            )
         if self.analysis_side < 64:
             raise OptionsError(f"analysis_side must be >= 64, got {self.analysis_side}")
         if self.pad < 0:
@@ -77,7 +86,7 @@ class SegmentOptions:
 
 @dataclass
 class Segmentation:
-    """Lines found on a page, top to bottom."""
+    """Lines found on a page, in reading order (top to bottom for the line finders)."""
 
     lines: list[LineImage]
     """Crops (cleaned, deskewed, uint8 (h, w)) with boxes in input pixels."""
@@ -87,3 +96,6 @@ class Segmentation:
     """The method actually used (auto resolves to projection or seam)."""
     separators: list[np.ndarray] = field(default_factory=list)
     """Cuts between lines, each an int32 (N, 2) polyline of (x, y) in input pixels."""
+    regions: list[RegionResult] | None = None
+    """Text blocks in reading order with their lines' indices (xml: the layout's regions);
+    None when the page was not divided into regions."""

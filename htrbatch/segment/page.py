@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from htrbatch.errors import OptionsError
 from htrbatch.preprocess import _check_gray, clean_line, preprocess_page, rotate_page
 from htrbatch.segment.candidates import components, profile_candidates, ridge_candidates
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
@@ -37,6 +38,11 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     options.validate()
     gray = _check_gray(gray)
     h, w = gray.shape
+    if options.method == "xml":
+        raise OptionsError(
+            "--segmenter xml takes the lines from the page's layout file, which segment_page "
+            "cannot see: use segment_layout(gray, layout_of(image_path), options)"
+        )
     if options.method == "none":
         # A line image gets only the cleaning that helps recognition on lines (see clean_line).
         return Segmentation(
