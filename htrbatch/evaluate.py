@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from htrbatch.data.datasets import load_dataset
+from htrbatch.data.datasets import Sample, scan_dataset
 from htrbatch.decode import PUNCTUATION_FIXES, PUNCTUATION_STYLES
 from htrbatch.errors import InputError, OptionsError
+from htrbatch.formats import read_layout
 from htrbatch.metrics import corpus_rates, line_cer, normalize_text
 from htrbatch.pipeline import FileJob, FileResult, Transcriber
 
@@ -115,11 +117,62 @@ def _prediction(result: FileResult) -> str:
     return " ".join(line.text for page in result.pages for line in page.lines)
 
 
+def _file_predictions(
+    results: Generator[FileResult, None, None], errors: list[InputError]
+) -> Generator[str, None, None]:
+    """Line datasets: each image's prediction (a failed one empty, its error reported)."""
+    try:
+        for result in results:
+            if result.error is not None:
+                errors.append(_input_error(result))
+            yield _prediction(result)
+    finally:
+        results.close()
+
+
 def _input_error(result: FileResult) -> InputError:
     path = str(result.job.path)
     reason = result.error or ""
     prefix = f"{path}: "
     return InputError(path, reason[len(prefix) :] if reason.startswith(prefix) else reason)
+
+
+def _line_predictions(
+    samples: list[Sample], transcriber: Transcriber, errors: list[InputError]
+) -> Generator[str, None, None]:
+    """xml collections: each sample's prediction, in sample order. Each page image goes through
+    :meth:`Transcriber.transcribe_files` once (its lines cut along the layout's polygons by
+    ``--segmenter xml``) and each recognised line is matched to its sample by the layout's line
+    id. A labelled line that gave no line image (no polygon, polygon outside the page, page
+    unreadable) is reported with its file and id and predicted empty."""
+    by_page: dict[Path, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_page[s.image].append(s)
+    results = transcriber.transcribe_files(FileJob(page) for page in by_page)
+    try:
+        for page_samples, result in zip(by_page.values(), results, strict=True):
+            if result.error is not None:
+                errors.append(_input_error(result))
+            found: dict[str | None, list[str]] = defaultdict(list)
+            for pr in result.pages:
+                for line in pr.lines:
+                    found[line.id].append(line.text)
+            layout = None
+            for s in page_samples:
+                texts = found.get(s.line)
+                if texts:
+                    yield texts.pop(0)
+                    continue
+                if result.error is None:
+                    assert s.layout is not None
+                    layout = layout or read_layout(s.layout)
+                    line = next((ln for ln in layout.lines if ln.id == s.line), None)
+                    has_polygon = line is not None and line.polygon is not None
+                    why = "polygon lies outside the page" if has_polygon else "no polygon"
+                    errors.append(InputError(s.layout, f"line {s.line}: {why}"))
+                yield ""
+    finally:
+        results.close()  # stops the worker processes if scoring was interrupted
 
 
 def evaluate_dataset(
@@ -128,8 +181,9 @@ def evaluate_dataset(
     progress: Callable[[int, int], None] | None = None,
     scoring: ScoringOptions | None = None,
 ) -> EvalReport:
-    """Transcribe every labelled image of ``dataset`` (IAM layout or ``.gt.txt`` sidecars) the
-    way ``htrbatch transcribe`` does, and score the text against the references.
+    """Transcribe every labelled image of ``dataset`` (IAM layout, ``.gt.txt`` sidecars, or
+    page images with PAGE XML/ALTO) the way ``htrbatch transcribe`` does, and score the text
+    against the references.
 
     Each image goes through :meth:`Transcriber.transcribe_files` (its worker processes, its
     reading, cleaning, segmentation and recognition), so the figures are those of the text
@@ -139,33 +193,47 @@ def evaluate_dataset(
     ``.gt.txt`` (line breaks count as spaces), which measures segmentation and recognition
     together.
 
-    An image that is missing (a labelled line without its file) or cannot be read is reported
-    in ``errors`` and scored as an empty prediction, so a broken or absent file can only make
-    the figures worse, never better. ``scoring`` (default :class:`ScoringOptions`) says how the
-    predictions' punctuation is spaced before scoring.
+    A collection of page images with PAGE XML or ALTO files is read with ``--segmenter xml``
+    (required): every TextLine with text (of the ``line_types`` of the segment options, if
+    given) is an item, its prediction the text of the line cut along its polygon.
+
+    An image that is missing (a labelled line without its file) or cannot be read, a layout
+    file that cannot be read, a labelled line without a line image, is reported in ``errors``
+    and (where it is a labelled line) scored as an empty prediction, so a broken or absent file
+    can only make the figures worse, never better. ``scoring`` (default
+    :class:`ScoringOptions`) says how the predictions' punctuation is spaced before scoring.
     """
     t0 = time.perf_counter()
     scoring = scoring or ScoringOptions()
     scoring.validate()
-    samples = load_dataset(dataset, keep_missing=True)
+    segment = transcriber.options.segment
+    scan = scan_dataset(dataset, keep_missing=True, line_types=segment.line_types)
+    if (scan.layout == "xml") != (segment.method == "xml"):
+        raise OptionsError(
+            f"{dataset}: a collection of page images with PAGE XML/ALTO files is read with "
+            f"--segmenter xml, a line dataset without it ({scan.layout} layout, "
+            f"--segmenter {segment.method})"
+        )
+    samples = scan.samples
     ref_style = reference_punctuation_style(s.text for s in samples)
     style = ref_style if scoring.punctuation == "auto" else scoring.punctuation
     respace = PUNCTUATION_FIXES.get(style)  # None: as decoded (as-decoded, or auto undecided)
     items: list[EvalItem] = []
-    errors: list[InputError] = []
-    results = transcriber.transcribe_files(FileJob(s.image) for s in samples)
+    errors: list[InputError] = list(scan.errors)
+    if scan.layout == "xml":
+        predictions: Generator[str, None, None] = _line_predictions(samples, transcriber, errors)
+    else:
+        results = transcriber.transcribe_files(FileJob(s.image) for s in samples)
+        predictions = _file_predictions(results, errors)
     try:
-        for n, (s, result) in enumerate(zip(samples, results, strict=True), 1):
-            if result.error is not None:
-                errors.append(_input_error(result))
-            pred = _prediction(result)
+        for n, (s, pred) in enumerate(zip(samples, predictions, strict=True), 1):
             pred = respace(pred) if respace else pred
             ref = normalize_text(s.text)
             items.append(EvalItem(s.id, ref, normalize_text(pred), line_cer(ref, pred)))
             if progress and (n % _PROGRESS_EVERY == 0 or n == len(samples)):
                 progress(n, len(samples))
     finally:
-        results.close()  # stops the worker processes if scoring was interrupted
+        predictions.close()  # stops the worker processes if scoring was interrupted
     rates = corpus_rates((i.reference, i.prediction) for i in items)
     return EvalReport(
         cer=rates.cer,

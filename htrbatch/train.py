@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from htrbatch.data.augment import AugmentOptions, augment_line
-from htrbatch.data.datasets import Sample, load_dataset
+from htrbatch.data.datasets import Sample, scan_dataset
+from htrbatch.data.layout_lines import LayoutPage, LayoutScan, iter_layout_lines
 from htrbatch.data.online import StrokeLines
 from htrbatch.decode import GreedyDecoder
 from htrbatch.errors import DatasetError, OptionsError
@@ -61,6 +62,7 @@ class TrainOptions:
     strokes: str = ""  # IAM-OnDB folder whose lines are rendered afresh every epoch (data.online)
     strokes_split: str = "trainset"
     render_workers: int = 1  # processes drawing --strokes lines ahead of the step (0 = inline)
+    line_types: tuple[str, ...] = ()  # PAGE XML/ALTO collections: only lines of these types
     config: CRNNConfig = field(default_factory=CRNNConfig)
 
 
@@ -81,6 +83,24 @@ def _load_prepared(args: tuple[str, int]) -> np.ndarray | None:
     return prepare_line_u8(img, height)
 
 
+def _load_prepared_page(
+    args: tuple[str, str, list[str], int],
+) -> tuple[list[np.ndarray | None], list[str]]:
+    """The lines ``ids`` of one page of a PAGE XML/ALTO collection, cut along their polygons
+    (:func:`~htrbatch.data.layout_lines.iter_layout_lines`, as ``data layout-lines`` exports
+    them) and prepared; None for a line that gave no image; and the problems met."""
+    image, layout, ids, height = args
+    scan = LayoutScan()
+    crops: dict[str, list[np.ndarray]] = {}
+    for s in iter_layout_lines([LayoutPage(Path(image), Path(layout))], scan=scan):
+        crops.setdefault(s.line.id, []).append(s.image)
+    out: list[np.ndarray | None] = []
+    for line_id in ids:
+        got = crops.get(line_id)
+        out.append(prepare_line_u8(got.pop(0), height) if got else None)
+    return out, [str(e) for e in scan.errors]
+
+
 def fits_ctc(ids: list[int], width: int) -> bool:
     """Whether a prepared line ``width`` pixels wide can carry ``ids`` under CTC: a frame per
     label plus one between repeats, at one frame per 4 pixels."""
@@ -93,20 +113,43 @@ def prepare_samples(
     charset: Charset,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    errors: list[str] | None = None,
 ) -> tuple[list[np.ndarray], list[list[int]], list[str]]:
-    """Read and prepare every line once: (images uint8 (H, W_i), label ids, texts)."""
-    images, labels, texts = [], [], []
-    jobs = [(str(s.image), height) for s in samples]
+    """Read and prepare every line once: (images uint8 (H, W_i), label ids, texts), in sample
+    order. Line images are read from their files; lines of PAGE XML/ALTO collections
+    (``Sample.line``) are cut from their page in memory, one page read per group of lines.
+    Lines that cannot be read are left out; the problems met on pages go to ``errors``."""
+    read: list[np.ndarray | None] = [None] * len(samples)
+    files = [i for i, s in enumerate(samples) if s.line is None]
+    pages: dict[tuple[Path, Path], list[int]] = {}
+    for i, s in enumerate(samples):
+        if s.line is not None and s.layout is not None:
+            pages.setdefault((s.image, s.layout), []).append(i)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, (s, img) in enumerate(zip(samples, pool.map(_load_prepared, jobs, chunksize=64))):
-            if progress and i % 500 == 0:
-                progress(i, len(samples))
-            ids = charset.encode(s.text)
-            if img is None or not ids or not fits_ctc(ids, img.shape[1]):
-                continue
-            images.append(img)
-            labels.append(ids)
-            texts.append(s.text)
+        jobs = [(str(samples[i].image), height) for i in files]
+        for n, (i, img) in enumerate(zip(files, pool.map(_load_prepared, jobs, chunksize=64))):
+            if progress and n % 500 == 0:
+                progress(n, len(samples))
+            read[i] = img
+        page_jobs = [
+            (str(image), str(layout), [str(samples[i].line) for i in members], height)
+            for (image, layout), members in pages.items()
+        ]
+        for members, (imgs, problems) in zip(
+            pages.values(), pool.map(_load_prepared_page, page_jobs)
+        ):
+            for i, img in zip(members, imgs):
+                read[i] = img
+            if errors is not None:
+                errors.extend(problems)
+    images, labels, texts = [], [], []
+    for s, img in zip(samples, read):
+        ids = charset.encode(s.text)
+        if img is None or not ids or not fits_ctc(ids, img.shape[1]):
+            continue
+        images.append(img)
+        labels.append(ids)
+        texts.append(s.text)
     return images, labels, texts
 
 
@@ -227,6 +270,7 @@ class TrainingData:
     validation lines, as model inputs (uint8, ink = 255) with label ids."""
 
     train_sets: Sequence[str | Path]
+    line_types: tuple[str, ...]
     height: int
     charset: Charset
     images: list[np.ndarray]
@@ -246,11 +290,12 @@ class TrainingData:
         charset: Charset,
         emit: Emit,
     ) -> TrainingData:
-        samples = _scan(train_sets)
+        problems: list[str] = []
+        samples = _scan(train_sets, options.line_types, problems)
         ink = None
         if options.strokes:
             ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
-        val_samples = load_dataset(val_set)
+        val_samples = _scan([val_set], options.line_types, problems)
         if options.val_limit:
             val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
                 : options.val_limit
@@ -263,10 +308,12 @@ class TrainingData:
                 "val_lines": len(val_samples),
             }
         )
-        images, labels, _ = prepare_samples(samples, height, charset)
-        va_images, _, va_texts = prepare_samples(val_samples, height, charset)
+        images, labels, _ = prepare_samples(samples, height, charset, errors=problems)
+        va_images, _, va_texts = prepare_samples(val_samples, height, charset, errors=problems)
+        _warn_problems(problems, emit)
         data = cls(
             train_sets,
+            options.line_types,
             height,
             charset,
             images,
@@ -296,11 +343,14 @@ class TrainingData:
 
     def rescan(self, epoch: int, emit: Emit) -> None:
         """Add the training files that appeared since the last look (``--rescan``)."""
-        new = [s for s in _scan(self.train_sets) if s.image not in self.known]
+        problems: list[str] = []
+        scanned = _scan(self.train_sets, self.line_types, problems)
+        new = [s for s in scanned if s.image not in self.known]
         if not new:
             return
         self.known.update(s.image for s in new)
-        images, labels, _ = prepare_samples(new, self.height, self.charset)
+        images, labels, _ = prepare_samples(new, self.height, self.charset, errors=problems)
+        _warn_problems(problems, emit)
         self.images += images
         self.labels += labels
         emit(
@@ -346,8 +396,31 @@ class TrainingData:
                 yield pairs
 
 
-def _scan(train_sets: Sequence[str | Path]) -> list[Sample]:
-    return [s for ds in train_sets for s in load_dataset(ds)]
+def _scan(
+    datasets: Sequence[str | Path], line_types: tuple[str, ...], problems: list[str]
+) -> list[Sample]:
+    """The samples of ``datasets`` (line datasets or PAGE XML/ALTO collections, of which only
+    lines of ``line_types`` when given); the problems met go to ``problems``."""
+    samples = []
+    for ds in datasets:
+        scan = scan_dataset(ds, line_types=line_types)
+        samples += scan.samples
+        problems += [str(e) for e in scan.errors]
+    return samples
+
+
+def _warn_problems(problems: list[str], emit: Emit, shown: int = 5) -> None:
+    """One warning event for the lines and files that could not be read (the first few named)."""
+    if problems:
+        more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+        emit(
+            {
+                "event": "warning",
+                "message": f"{len(problems)} problem(s) reading the data, left out: "
+                + "; ".join(problems[:shown])
+                + more,
+            }
+        )
 
 
 def _batch_tensors(

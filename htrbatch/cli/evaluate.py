@@ -18,6 +18,7 @@ from htrbatch.cli.options import (
     DecoderOpt,
     DeviceOpt,
     EvalPunctuationOpt,
+    LineTypeOpt,
     LmOpt,
     ModelOpt,
     PrecisionOpt,
@@ -26,6 +27,7 @@ from htrbatch.cli.options import (
     WorkersOpt,
     decode_options,
 )
+from htrbatch.data.datasets import detect_layout
 from htrbatch.errors import HtrError
 from htrbatch.evaluate import ScoringOptions, evaluate_dataset
 from htrbatch.io import write_atomic
@@ -37,12 +39,15 @@ from htrbatch.segment import SegmentOptions
     epilog=(
         "Examples:\n\n"
         "  htrbatch evaluate data/val --cer --wer\n\n"
-        "  htrbatch evaluate iam/ --decoder greedy --json report.json"
+        "  htrbatch evaluate iam/ --decoder greedy --json report.json\n\n"
+        "  htrbatch evaluate escriptorium-export/ --line-type Handwritten"
     )
 )
 def evaluate(
     dataset: Path = typer.Argument(
-        ..., help="IAM layout (lines.txt + lines/) or images with .gt.txt sidecars."
+        ...,
+        help="IAM layout (lines.txt + lines/), images with .gt.txt sidecars, or page images "
+        "with PAGE XML/ALTO files (beside them or in page/ or alto/).",
     ),
     cer: bool = typer.Option(True, "--cer/--no-cer", help="Report the character error rate."),
     wer: bool = typer.Option(False, "--wer", help="Also report the word error rate."),
@@ -59,9 +64,14 @@ def evaluate(
     beta: BetaOpt = decode_options().beta,
     spell: SpellOpt = decode_options().spell,
     punctuation: EvalPunctuationOpt = ScoringOptions.punctuation,
-    segmenter: str = typer.Option(
-        "none", help="none: each image is one line; auto|projection|seam: images are pages."
+    segmenter: str | None = typer.Option(
+        None,
+        help="none: each image is one line; auto|projection|seam: images are pages; xml: the "
+        "lines of each page's PAGE XML/ALTO file. Default: xml for a collection of page images "
+        "with PAGE XML/ALTO files, none for line datasets.",
+        show_default=False,
     ),
+    line_type: LineTypeOpt = None,
     workers: WorkersOpt = TranscribeOptions.workers,
     precision: PrecisionOpt = TranscribeOptions.precision,
     threads: ThreadsOpt = TranscribeOptions.threads,
@@ -71,10 +81,16 @@ def evaluate(
     The images go through the same pipeline as `transcribe` with the same options (reading,
     cleaning, segmentation, recognition, decoding), so the figures are those of its text. A
     missing or unreadable image is reported and scored as an empty prediction (exit code 1).
+
+    A collection of page images with PAGE XML or ALTO files (as Transkribus and eScriptorium
+    export them) is read with --segmenter xml: every TextLine with text (of the --line-type
+    types, if given) is an item, read from the line cut along its polygon.
     """
     if not dataset.exists():
         fail(f"{dataset}: no such dataset folder")
     try:
+        if segmenter is None:
+            segmenter = "xml" if detect_layout(dataset) == "xml" else "none"
         ScoringOptions(punctuation=punctuation).validate()  # names auto among the choices
         # auto: decode as transcribe would, then re-space to the references' convention;
         # an explicit style is the decoder's, scored as it comes out
@@ -84,7 +100,7 @@ def evaluate(
             model=model,
             device=device,
             batch_size=batch_size,
-            segment=SegmentOptions(method=segmenter),
+            segment=SegmentOptions(method=segmenter, line_types=tuple(line_type or ())),
             decode=decode_options(
                 decoder=decoder,
                 lm=lm,

@@ -46,8 +46,8 @@ LineTypeOpt = Annotated[
     typer.Option(
         "--line-type",
         metavar="TYPE",
-        help="With --segmenter xml: keep only lines of this type (repeatable), e.g. Handwritten "
-        "(ALTO TAGREFS labels, PAGE custom structure/type).",
+        help="Keep only the PAGE XML/ALTO lines of this type (repeatable), e.g. Handwritten "
+        "(ALTO TAGREFS labels, PAGE custom structure/type); with transcribe, --segmenter xml.",
     ),
 ]
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="greedy|beam.")]

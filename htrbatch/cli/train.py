@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from htrbatch.cli.app import app, err_console, fail, note
+from htrbatch.cli.options import LineTypeOpt
 from htrbatch.errors import HtrError
 from htrbatch.model import ARCHITECTURES
 from htrbatch.runtime import TRAIN_PRECISIONS
@@ -26,7 +27,10 @@ _D = TrainOptions()
 )
 def train_command(
     train_sets: list[Path] = typer.Option(
-        [], "--train", help="Training dataset (repeat for several)."
+        [],
+        "--train",
+        help="Training dataset (repeat for several): a line dataset, or page images with PAGE "
+        "XML/ALTO files (lines cut from the pages in memory).",
     ),
     val: Path = typer.Option(
         ..., "--val", help="Validation dataset (early stopping, best checkpoint)."
@@ -81,6 +85,7 @@ def train_command(
     strokes_split: str = typer.Option(
         _D.strokes_split, "--strokes-split", help="Split of --strokes to train on."
     ),
+    line_type: LineTypeOpt = None,
     render_workers: int = typer.Option(
         _D.render_workers,
         "--render-workers",
@@ -121,6 +126,7 @@ def train_command(
         strokes=str(strokes) if strokes is not None else "",
         strokes_split=strokes_split,
         render_workers=render_workers,
+        line_types=tuple(line_type or ()),
         config=ARCHITECTURES[arch] if arch else _D.config,
     )
 

@@ -1,10 +1,15 @@
 """Labelled line datasets on disk.
 
-Two layouts are recognised automatically:
+Three layouts are recognised automatically:
 - IAM: ``lines.txt`` (IAM's ascii/lines.txt format) beside ``lines/<a01>/<a01-000u>/<id>.png``;
   ``|`` in the transcription means a space, and XML character entities (``&quot;``, as in text
   copied from IAM's XML files) are decoded.
 - sidecars: a folder (searched recursively) of images, each with ``<name>.gt.txt`` beside it.
+- xml: a collection of page images, each with a PAGE XML or ALTO file (same stem beside it, or
+  in a ``page/`` or ``alto/`` subfolder, as Transkribus and eScriptorium export them). Every
+  TextLine with text is a sample (its reference cleaned by
+  :func:`~htrbatch.data.layout_lines.clean_transcription`); its ``image`` is the page and
+  ``line`` its id in the layout file ``layout``. Line types can be filtered (``line_types``).
 
 A labelled line whose image is missing (an IAM row without its file, a ``.gt.txt`` without its
 image) is left out, or, with ``keep_missing`` (what ``evaluate`` uses, so that it counts as an
@@ -13,10 +18,12 @@ error), kept with the ``.png`` path where its image should be.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from htrbatch.errors import DatasetError
+from htrbatch.data.layout_lines import clean_transcription, find_layout_pages
+from htrbatch.errors import DatasetError, InputError
+from htrbatch.formats import read_layout
 from htrbatch.metrics import normalize_text
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -26,11 +33,30 @@ _XML_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"),
 
 @dataclass(frozen=True)
 class Sample:
-    """One labelled line: an id unique in its dataset, the image file, the transcription."""
+    """One labelled line: an id unique in its dataset, the image file, the transcription.
+
+    In an xml collection ``image`` is the page image, ``line`` the line's id in the layout
+    file ``layout`` (the line image is cut from the page along its polygon); elsewhere both are
+    None and ``image`` is the line image."""
 
     id: str
     image: Path
     text: str
+    line: str | None = None
+    layout: Path | None = None
+
+
+@dataclass
+class DatasetScan:
+    """A dataset's samples, its layout (``iam``, ``sidecar``, ``xml``) and the problems found
+    reading it (xml: layout files that cannot be read, or whose image is missing; lines without
+    a polygon), with counts of the lines left out for lacking text or the wanted type."""
+
+    samples: list[Sample]
+    layout: str
+    errors: list[InputError] = field(default_factory=list)
+    skipped_empty: int = 0
+    skipped_type: int = 0
 
 
 def _find_lines_txt(root: Path) -> Path | None:
@@ -41,16 +67,19 @@ def _find_lines_txt(root: Path) -> Path | None:
 
 
 def detect_layout(root: Path) -> str:
-    """``"iam"`` or ``"sidecar"``; raises DatasetError if ``root`` is neither."""
+    """``"iam"``, ``"sidecar"`` or ``"xml"`` (page images with PAGE XML or ALTO files); raises
+    DatasetError if ``root`` is none of them."""
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found")
     if _find_lines_txt(root) is not None:
         return "iam"
     if next(root.rglob("*.gt.txt"), None) is not None:
         return "sidecar"
+    if next(root.rglob("*.xml"), None) is not None:
+        return "xml"
     raise DatasetError(
-        f"{root}: unknown dataset layout: expected lines.txt with lines/ (IAM) "
-        "or images with <name>.gt.txt sidecars"
+        f"{root}: unknown dataset layout: expected lines.txt with lines/ (IAM), images with "
+        "<name>.gt.txt sidecars, or page images with PAGE XML or ALTO files"
     )
 
 
@@ -110,15 +139,61 @@ def _load_sidecar(root: Path, keep_missing: bool) -> list[Sample]:
     return samples
 
 
-def load_dataset(root: str | Path, keep_missing: bool = False) -> list[Sample]:
-    """All labelled lines under ``root``, in a stable order. Raises DatasetError when empty.
+def _load_xml(root: Path, keep_missing: bool, line_types: tuple[str, ...]) -> DatasetScan:
+    pages, errors = find_layout_pages(root, keep_missing=keep_missing)
+    scan = DatasetScan([], "xml", list(errors))
+    for page in pages:
+        try:
+            layout = read_layout(page.layout)
+        except InputError as exc:
+            scan.errors.append(exc)
+            continue
+        for ln in layout.lines:
+            text = clean_transcription(ln.text)
+            if not text:
+                scan.skipped_empty += 1
+                continue
+            if line_types and not any(ln.has_type(t) for t in line_types):
+                scan.skipped_type += 1
+                continue
+            if (ln.polygon is None or len(ln.polygon) == 0) and not keep_missing:
+                # (kept, the caller reports it when no line image comes of it)
+                scan.errors.append(InputError(page.layout, f"line {ln.id}: no polygon"))
+                continue
+            sample_id = f"{page.image.stem}/{ln.id}"
+            scan.samples.append(Sample(sample_id, page.image, text, ln.id, page.layout))
+    return scan
 
-    ``keep_missing``: also the lines whose image file is missing, each with the path where its
-    image should be (so a caller can report it); by default they are left out."""
+
+def scan_dataset(
+    root: str | Path, keep_missing: bool = False, line_types: tuple[str, ...] = ()
+) -> DatasetScan:
+    """All labelled lines under ``root`` in a stable order (page and reading order for xml),
+    and the problems met. Raises DatasetError when there are none.
+
+    ``keep_missing``: also the lines whose image is missing (each with the path where its image
+    should be) and, in xml collections, labelled lines without a polygon (so that a caller
+    counts them); by default they are left out. ``line_types``: in xml collections, keep only
+    lines of these types (:meth:`htrbatch.formats.LayoutLine.has_type`); line datasets have
+    no types and ignore it."""
     root = Path(root)
     layout = detect_layout(root)
-    load = _load_iam if layout == "iam" else _load_sidecar
-    samples = load(root, keep_missing)
-    if not samples:
-        raise DatasetError(f"{root}: no labelled line images found ({layout} layout)")
-    return samples
+    if layout == "xml":
+        scan = _load_xml(root, keep_missing, tuple(line_types))
+    else:
+        load = _load_iam if layout == "iam" else _load_sidecar
+        scan = DatasetScan(load(root, keep_missing), layout)
+    if not scan.samples:
+        why = "; ".join(str(e) for e in scan.errors[:3])
+        raise DatasetError(
+            f"{root}: no labelled line images found ({layout} layout)" + (f": {why}" if why else "")
+        )
+    return scan
+
+
+def load_dataset(
+    root: str | Path, keep_missing: bool = False, line_types: tuple[str, ...] = ()
+) -> list[Sample]:
+    """The samples of :func:`scan_dataset` (the problems it met are dropped: callers that report
+    them use :func:`scan_dataset`)."""
+    return scan_dataset(root, keep_missing, line_types).samples

@@ -65,9 +65,13 @@ class LayoutScan:
     skipped_type: int = 0
 
 
-def find_layout_pages(root: str | Path) -> tuple[list[LayoutPage], list[InputError]]:
+def find_layout_pages(
+    root: str | Path, keep_missing: bool = False
+) -> tuple[list[LayoutPage], list[InputError]]:
     """Every image under ``root`` (recursive, sorted) that has a layout file, plus an error for
-    each layout file whose image cannot be found."""
+    each layout file whose image cannot be found; with ``keep_missing`` such a layout comes
+    back as a page with the path its image should have (beside the layout) instead, so that a
+    caller counts its lines (``evaluate`` scores them as unread)."""
     root = Path(root)
     if root.is_file():
         files = [root]
@@ -89,7 +93,10 @@ def find_layout_pages(root: str | Path) -> tuple[list[LayoutPage], list[InputErr
             except InputError:
                 continue  # not a layout file (or broken: reported when its image is found)
             image = lay.image_path()
-            if image is None:
+            if image is None and keep_missing and lay.image_name:
+                name = Path(lay.image_name.replace("\\", "/")).name
+                pages.append(LayoutPage(f.parent / name, f))
+            elif image is None:
                 errors.append(
                     InputError(f, f"image {lay.image_name or '(not named)'} not found beside it")
                 )
