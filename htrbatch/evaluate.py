@@ -148,7 +148,9 @@ def _line_predictions(
     by_page: dict[Path, list[Sample]] = defaultdict(list)
     for s in samples:
         by_page[s.image].append(s)
-    results = transcriber.transcribe_files(FileJob(page) for page in by_page)
+    results = transcriber.transcribe_files(
+        FileJob(page, layout=group[0].layout) for page, group in by_page.items()
+    )
     try:
         for page_samples, result in zip(by_page.values(), results, strict=True):
             if result.error is not None:

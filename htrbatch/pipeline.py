@@ -36,6 +36,7 @@ from htrbatch.assets import default_model_path
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
+from htrbatch.formats import read_layout
 from htrbatch.formats.pdf import DEFAULT_DPI
 from htrbatch.io import iter_pages, write_atomic
 from htrbatch.model import (
@@ -294,14 +295,15 @@ class LineShape:
 
 
 def page_segmenter(
-    path: str | Path, options: SegmentOptions
+    path: str | Path, options: SegmentOptions, layout_file: Path | None = None
 ) -> Callable[[PageImage], Segmentation]:
     """How the pages of the file at ``path`` are split into lines: :func:`segment_page`, or for
-    ``--segmenter xml`` :func:`segment_layout` with the layout file found beside the image
-    (looked up here, once per file: InputError naming the image when there is none)."""
+    ``--segmenter xml`` :func:`segment_layout` with ``layout_file``, by default the layout file
+    found beside the image (read here, once per file: InputError naming the image when there
+    is none)."""
     if options.method != "xml":
         return lambda page: segment_page(page.image, options)
-    layout = layout_of(path)
+    layout = layout_of(path) if layout_file is None else read_layout(layout_file)
     name = Path(path).name
 
     def from_layout(page: PageImage) -> Segmentation:
@@ -323,11 +325,15 @@ class FileJob:
     ``debug``: if set, a folder where a picture of each page with its lines is written, named by
     ``name`` (default: the file's stem) as every output is (:mod:`htrbatch.outputs`):
     ``<debug>/<key>.lines.png``, pages of a multi-page file ``<debug>/<key>/<name>-p<N>.lines.png``.
+    ``layout``: with ``--segmenter xml``, the PAGE XML/ALTO file of the page when the caller
+    knows it (a collection pairs a layout with the image it names); else it is looked for
+    beside the image.
     """
 
     path: Path
     debug: Path | None = None
     name: OutputName | None = None
+    layout: Path | None = None  # --segmenter xml: the page's layout file, when the caller knows
 
     def debug_path(self, page: int | None) -> Path | None:
         """Where the picture of ``page`` goes, or None without ``debug``."""
@@ -404,7 +410,7 @@ def prepare_file(
     Never raises for a bad file: the reason comes back in ``error``."""
     times = {"read": 0.0, "segment": 0.0, "prepare": 0.0}
     try:
-        segment_one = page_segmenter(job.path, segment)
+        segment_one = page_segmenter(job.path, segment, job.layout)
         pages = iter_pages(job.path, dpi)
         out = []
         while True:

@@ -17,7 +17,8 @@ from htrbatch.cli import app
 from htrbatch.errors import OptionsError
 from htrbatch.evaluate import ScoringOptions, evaluate_dataset
 from htrbatch.model import CRNN, DEFAULT_CHARSET, Charset, CRNNConfig, save_checkpoint
-from htrbatch.pipeline import FileJob, FileResult
+from htrbatch.pipeline import FileJob, FileResult, TranscribeOptions
+from htrbatch.segment import SegmentOptions
 from htrbatch.types import LineResult, PageResult
 from tests.conftest import draw_lines
 
@@ -27,6 +28,8 @@ runner = CliRunner()
 
 class FixedRecognizer:
     """A stand-in Transcriber: reads each file as one line, the next of ``texts``."""
+
+    options = TranscribeOptions(segment=SegmentOptions(method="none"))
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = iter(texts)
