@@ -239,4 +239,4 @@ def test_train_from_an_xml_collection(tmp_path: Path) -> None:
 def test_serve_refuses_the_xml_segmenter() -> None:
     pytest.importorskip("fastapi")
     res = runner.invoke(app, ["serve", "--segmenter", "xml"])
-    assert res.exit_code != 0 and "uploads come without one" in res.output
+    assert res.exit_code != 0 and "layout file beside each image" in res.output
