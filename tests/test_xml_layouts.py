@@ -17,6 +17,8 @@ from htrbatch.data.layout_lines import export_layout_lines
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.evaluate import evaluate_dataset
 from htrbatch.formats import read_layout
+from htrbatch.io import read_pages
+from htrbatch.metrics import normalize_text
 from htrbatch.pipeline import TranscribeOptions, Transcriber
 from htrbatch.segment import SegmentOptions, segment_layout, segment_page
 from htrbatch.train import TrainOptions, train
@@ -196,6 +198,12 @@ def test_evaluate_xml_reads_what_the_exported_crops_read(
 
     with pytest.raises(OptionsError, match="--segmenter xml"):
         evaluate_dataset(col, _transcriber(tiny_checkpoint, method="none"))
+
+    # From Python: a page read from its file finds its layout by its source path.
+    page = _transcriber(tiny_checkpoint, method="xml").transcribe_page(read_pages(col / "q.png")[0])
+    assert [ln.id for ln in page.lines] == ["a1", "a2", "a3"] and page.regions[0].id == "b1"
+    by_id = {i.id: i.prediction for i in on_pages.items}
+    assert [normalize_text(ln.text) for ln in page.lines[:2]] == [by_id["q/a1"], by_id["q/a2"]]
 
     hand = ["--line-type", "Handwritten", "--model", str(tiny_checkpoint), "--workers", "0"]
     res = runner.invoke(app, ["evaluate", str(col), *hand, "--json", "-"])
