@@ -92,7 +92,8 @@ def _load_prepared_page(
     image, layout, ids, height = args
     scan = LayoutScan()
     crops: dict[str, list[np.ndarray]] = {}
-    for s in iter_layout_lines([LayoutPage(Path(image), Path(layout))], scan=scan):
+    page = LayoutPage(Path(image), Path(layout))
+    for s in iter_layout_lines([page], scan=scan, ids=set(ids)):
         crops.setdefault(s.line.id, []).append(s.image)
     out: list[np.ndarray | None] = []
     for line_id in ids:

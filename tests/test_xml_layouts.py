@@ -19,7 +19,7 @@ from htrbatch.evaluate import evaluate_dataset
 from htrbatch.formats import read_layout
 from htrbatch.io import read_pages
 from htrbatch.metrics import normalize_text
-from htrbatch.pipeline import TranscribeOptions, Transcriber
+from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber, prepare_file
 from htrbatch.segment import SegmentOptions, segment_layout, segment_page
 from htrbatch.train import TrainOptions, train
 from tests.layouts import ALTO, page_image, page_xml
@@ -243,8 +243,30 @@ def test_train_from_an_xml_collection(tmp_path: Path) -> None:
     warning = next(e["message"] for e in events if e["event"] == "warning")
     assert "line x: polygon lies outside the page" in warning
 
+    # Lines of other types are neither read nor reported.
+    events.clear()
+    margins = TrainOptions(**{**opts.__dict__, "line_types": ("marginalia",)})
+    train([col], col, tmp_path / "run" / "g.pt", margins, log=events.append)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["train_lines"] == 2  # p/m1, far/m1
+    warning = next(e["message"] for e in events if e["event"] == "warning")
+    assert "broken.xml" in warning and "line x" not in warning
+
 
 def test_serve_refuses_the_xml_segmenter() -> None:
     pytest.importorskip("fastapi")
     res = runner.invoke(app, ["serve", "--segmenter", "xml"])
     assert res.exit_code != 0 and "layout file beside each image" in res.output
+
+
+def test_xml_segmenter_refuses_pages_a_layout_does_not_describe(tmp_path: Path) -> None:
+    """A layout file describes one page: a multi-page file with one fails, naming both."""
+    img = page_image(tmp_path / "one.png")
+    assert cv2.imwritemulti(str(tmp_path / "book.tif"), [img, img])
+    (tmp_path / "book.xml").write_text(page_xml("2019", "book.tif"), "utf-8")
+    done = prepare_file(FileJob(tmp_path / "book.tif"), SegmentOptions(method="xml"), 32)
+    assert done.error is not None and "book.tif" in done.error
+    assert "book.xml describes one page, but this file has page 2" in done.error
+    (tmp_path / "one.xml").write_text(page_xml("2019", "one.png"), "utf-8")
+    done = prepare_file(FileJob(tmp_path / "one.png"), SegmentOptions(method="xml"), 32)
+    assert done.error is None and [s.id for s in done.pages[0].shapes] == ["l1", "l2", "m1"]

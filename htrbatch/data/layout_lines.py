@@ -13,7 +13,7 @@ and ``evaluate`` read like any other line set.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,10 +112,12 @@ def iter_layout_lines(
     pad: int = 4,
     fix_text: Callable[[str], str] = clean_transcription,
     scan: LayoutScan | None = None,
+    ids: Collection[str] | None = None,
 ) -> Iterator[LayoutLineSample]:
     """The labelled lines of ``pages``, one page image in memory at a time.
 
     ``line_types``: keep only lines of these types (:meth:`LayoutLine.has_type`); empty = all.
+    ``ids``: keep only the lines with these ids (None = all).
     Problems go to ``scan.errors`` (and counts of skipped lines to ``scan``) when given."""
     scan = scan if scan is not None else LayoutScan()
     for page in pages:
@@ -132,6 +134,8 @@ def iter_layout_lines(
             scan.errors.append(exc)
             continue
         for line in layout.lines:
+            if ids is not None and line.id not in ids:
+                continue
             text = fix_text(line.text)
             if not text:
                 scan.skipped_empty += 1
