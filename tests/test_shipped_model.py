@@ -16,7 +16,7 @@ from htrbatch.assets import default_lm_path, default_model_path
 from htrbatch.cli import app
 from htrbatch.io import read_pages
 from htrbatch.metrics import corpus_rates, line_cer
-from htrbatch.pipeline import Transcriber, TranscribeOptions
+from htrbatch.pipeline import TranscribeOptions, Transcriber
 from htrbatch.types import PageResult
 
 pytestmark = pytest.mark.slow
