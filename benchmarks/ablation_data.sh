@@ -3,7 +3,8 @@
 # scratch, 1,000 steps each (5 x 200 x 24 lines), 1 torch thread, same validation; then each
 # model on testset_t drawn by a second, independent renderer (benchmarks/alt_render.py).
 #   bash benchmarks/ablation_data.sh [../shared] [work-dir]
-# Figures: benchmarks/results/ablation-data.json and docs/benchmarks.md.
+# Figures: benchmarks/results/ablation-data.json, written at the end by
+# benchmarks/ablation_report.py from the training logs and evaluate reports; docs/benchmarks.md.
 set -euo pipefail
 SHARED=${1:-../shared}
 WORK=${2:-work}
@@ -21,3 +22,4 @@ for k in strokes fonts mixed; do
     htrbatch evaluate "$WORK/test_t_alt" --wer --decoder greedy --model "$WORK/abl-$k.pt" \
         --json "$WORK/abl-$k-alt.json"
 done
+python benchmarks/ablation_report.py "$WORK" --out benchmarks/results/ablation-data.json

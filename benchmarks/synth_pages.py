@@ -3,13 +3,20 @@
 Writes ``<page>.png`` (uint8 grayscale) and ``<page>.lines.json``
 (``{"lines": [{"bbox": [x0, y0, x1, y1], "text": ...}], "style": ...}``, boxes x1/y1 exclusive).
 
-Styles:
+Styles from handwriting fonts (laid out here; the library renders font lines, not pages):
   scan       whole page, clean paper, slight rotation
   paragraph  a paragraph cut tightly from a form (IAM-like), close line spacing
   photo      phone photo of a ruled notebook page: rules, margin, shadow, gradient, noise, rotation
   line       a single pre-cut line image (one line of a page, cut out with 2-30 px of paper)
-  ondb       a whole IAM-OnDB form drawn from its pen strokes (needs ../shared/data/iam-ondb);
-             ondb-photo, ondb-paragraph and ondb-line treat such a form as above
+
+Styles from IAM-OnDB pen strokes (need ../shared/data/iam-ondb): forms read by the library's
+reader (``htrbatch.data.iamondb.read_iamondb``) and drawn by its page renderer
+(``htrbatch.data.pages.render_page``, the renderer of ``htrbatch data pages``), with the
+transcriptions as line texts:
+  ondb            a whole form, page style ``scan``
+  ondb-photo      page style ``notebook`` (phone photo of a ruled page)
+  ondb-paragraph  page style ``paragraph`` (cropped tightly around the text)
+  ondb-line       one line of a form alone, page style ``paragraph`` (a line image with a margin)
 
 Text comes from ``../shared/data/text`` and handwriting fonts from ``../shared/fonts`` when present
 (otherwise OpenCV's Hershey script font and a built-in sentence list).
@@ -21,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import tarfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from htrbatch.data.iamondb import SPLITS, OnlineLine, read_iamondb
+from htrbatch.data.pages import group_forms, render_page
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FALLBACK_TEXT = [
@@ -37,6 +45,14 @@ FALLBACK_TEXT = [
     "pack my box with five dozen liquor jugs",
     "sphinx of black quartz judge my vow",
 ]
+# synth_pages style -> htrbatch.data.pages style
+FONT_STYLES = ("scan", "paragraph", "photo", "line")
+ONDB_PAGE_STYLES = {
+    "ondb": "scan",
+    "ondb-photo": "notebook",
+    "ondb-paragraph": "paragraph",
+    "ondb-line": "paragraph",
+}
 
 
 def _texts() -> list[str]:
@@ -144,60 +160,31 @@ def _font_page(rng: np.random.Generator, style: str, texts: list[str], fonts: li
     return width, height, layers, spacing
 
 
-def _ondb_forms(rng: np.random.Generator, n: int) -> list[list[list[np.ndarray]]]:
-    """``n`` random IAM-OnDB forms as lists of lines, each a list of (k, 2) stroke point arrays."""
-    tar_path = SHARED / "data" / "iam-ondb" / "lineStrokes-dev.tar.gz"
-    if not tar_path.exists():
+def _ondb_forms(
+    rng: np.random.Generator, n: int, split: str | None = None
+) -> list[list[OnlineLine]]:
+    """``n`` random IAM-OnDB forms of ``split`` (None: all) with at least two lines, each a list
+    of its lines in reading order, read by the library's reader (``htrbatch.data.iamondb``)."""
+    src = SHARED / "data" / "iam-ondb"
+    if n <= 0 or not src.is_dir():
         return []
-    with tarfile.open(tar_path) as tf:
-        names = [m for m in tf.getmembers() if m.name.endswith(".xml")]
-        forms: dict[str, list[tarfile.TarInfo]] = {}
-        for m in names:
-            forms.setdefault(m.name.rsplit("-", 1)[0], []).append(m)
-        keys = sorted(k for k, v in forms.items() if len(v) >= 2)
-        chosen = rng.choice(len(keys), size=min(n, len(keys)), replace=False)
-        out = []
-        for ci in chosen:
-            members = sorted(forms[keys[int(ci)]], key=lambda m: m.name)
-            lines = []
-            for m in members:
-                xml = tf.extractfile(m).read().decode("latin-1")
-                body = xml.split("<StrokeSet>", 1)[-1]
-                strokes = []
-                for s in re.findall(r"<Stroke [^>]*>(.*?)</Stroke>", body, re.S):
-                    pts = re.findall(r'x="(\d+)" y="(\d+)"', s)
-                    if pts:
-                        strokes.append(np.array(pts, dtype=np.float64))
-                if strokes:
-                    lines.append(strokes)
-            out.append(lines)
-    return out
+    forms = [f for f in group_forms(read_iamondb(src, split).lines) if len(f) >= 2]
+    chosen = rng.choice(len(forms), size=min(n, len(forms)), replace=False)
+    return [forms[int(i)] for i in chosen]
 
 
-def _ondb_page(rng: np.random.Generator, form: list[list[np.ndarray]]):
-    allpts = np.concatenate([np.concatenate(s) for s in form])
-    x0, y0 = allpts.min(0)
-    x1, y1 = allpts.max(0)
-    width = int(rng.integers(1400, 2400))
-    margin = int(width * rng.uniform(0.03, 0.1))
-    s = (width - 2 * margin) / max(1.0, x1 - x0)
-    height = int((y1 - y0) * s + 2 * margin)
-    thick = max(1, int(round(width / rng.uniform(500, 900))))
-    layers = []
-    for strokes in form:
-        cov = np.zeros((height, width), np.uint8)
-        for st in strokes:
-            p = np.round((st - [x0, y0]) * s + margin).astype(np.int32)
-            cv2.polylines(cov, [p.reshape(-1, 1, 2)], False, 255, thick, cv2.LINE_AA)
-        ys, xs = np.nonzero(cov)
-        if len(ys) == 0:
-            continue
-        # Keep only the line's own box: full-page layers for every line would cost GBs.
-        ya, yb, xa, xb = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        layers.append((cov[ya:yb, xa:xb].astype(np.float32) / 255.0, int(xa), int(ya), ""))
-    centres = [y + c.shape[0] / 2 for c, _, y, _ in layers]
-    pitch = float(np.median(np.diff(centres))) if len(centres) > 1 else height / 4
-    return width, height, layers, pitch
+def _ondb_page(
+    rng: np.random.Generator, style: str, form: list[OnlineLine]
+) -> tuple[np.ndarray, list[dict]]:
+    """A form drawn by the library's page renderer (``htrbatch.data.pages.render_page``).
+
+    ``ondb-line`` draws one line of the form alone, cut out with a little paper (the renderer's
+    ``paragraph`` style on that single line)."""
+    if style == "ondb-line":
+        form = [form[int(rng.integers(len(form)))]]
+    page = render_page(form, rng, style=ONDB_PAGE_STYLES[style])
+    lines = [{"bbox": [int(v) for v in ln.bbox], "text": ln.text} for ln in page.lines]
+    return page.image, lines
 
 
 def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form=None):
@@ -207,16 +194,13 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
         ``(gray, lines)``: uint8 (H, W) page and ``[{"bbox": [x0, y0, x1, y1], "text": str}]``
         in reading order.
     """
+    if style.startswith("ondb"):
+        return _ondb_page(rng, style, form)
     texts = texts or _texts()
     fonts = _fonts() if fonts is None else fonts
-    if style.startswith("ondb"):
-        width, height, layers, spacing = _ondb_page(rng, form)
-        # Stroke pages: "ondb" is a clean scan; "ondb-photo" / "ondb-paragraph" as for fonts.
-        style = style.split("-", 1)[1] if "-" in style else "ondb"
-    else:
-        width, height, layers, spacing = _font_page(
-            rng, "scan" if style == "line" else style, texts, fonts
-        )
+    width, height, layers, spacing = _font_page(
+        rng, "scan" if style == "line" else style, texts, fonts
+    )
     if style == "line":
         # A pre-cut line image: one line of the page alone, cut out with a little paper.
         layers = [layers[int(rng.integers(len(layers)))]]
@@ -227,7 +211,7 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
     paper = rng.uniform(205, 248)
     ink_level = rng.uniform(15, 90)
     rules = np.zeros_like(ink)
-    if style == "photo" and spacing is not None:
+    if style == "photo":
         # Rules at the text's own pitch, near the first line's baseline.
         first = layers[0][2] + layers[0][0].shape[0] * rng.uniform(0.6, 0.85)
         th = int(rng.integers(1, 4))
@@ -247,8 +231,6 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
         "paragraph": rng.normal(0, 0.5),
         "line": rng.normal(0, 0.5),
     }.get(style, rng.uniform(-5, 5))
-    if style == "ondb":
-        angle = rng.normal(0, 1.0)
     m = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
     img = cv2.warpAffine(
         img, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -307,13 +289,25 @@ def make_page(rng: np.random.Generator, style: str, texts=None, fonts=None, form
     return gray, lines
 
 
-def generate(out: Path, n: int, seed: int = 0, styles: list[str] | None = None) -> list[Path]:
-    """Write ``n`` pages cycling through ``styles`` into ``out``; return the image paths."""
+def generate(
+    out: Path,
+    n: int,
+    seed: int = 0,
+    styles: list[str] | None = None,
+    ondb_split: str | None = None,
+) -> list[Path]:
+    """Write ``n`` pages cycling through ``styles`` into ``out``; return the image paths.
+
+    IAM-OnDB styles draw forms of ``ondb_split`` (None: all splits); without the data they
+    fall back to font ``scan`` pages."""
     styles = styles or ["scan", "paragraph", "photo", "ondb", "ondb-photo", "ondb-paragraph"]
+    bad = [s for s in styles if s not in FONT_STYLES and s not in ONDB_PAGE_STYLES]
+    if bad:
+        raise SystemExit(f"unknown style(s) {', '.join(bad)}")
     rng = np.random.default_rng(seed)
     texts, fonts = _texts(), _fonts()
     n_ondb = sum(1 for i in range(n) if styles[i % len(styles)].startswith("ondb"))
-    forms = _ondb_forms(rng, n_ondb) if n_ondb else []
+    forms = _ondb_forms(rng, n_ondb, ondb_split)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
@@ -340,8 +334,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--styles", default="scan,paragraph,photo,ondb,ondb-photo,ondb-paragraph")
+    ap.add_argument(
+        "--ondb-split", choices=SPLITS, default=None, help="IAM-OnDB forms from (default: all)"
+    )
     args = ap.parse_args()
-    paths = generate(args.out, args.n, args.seed, args.styles.split(","))
+    paths = generate(args.out, args.n, args.seed, args.styles.split(","), args.ondb_split)
     print(f"wrote {len(paths)} pages to {args.out}")
 
 

@@ -18,6 +18,11 @@ Sections (each optional):
     image, and one process for a file list, both with OMP_THREAD_LIMIT=1 (OpenMP threads on
     the shared cores made it ~3x slower). Wall and CPU seconds (user + sys of the children).
     Best (lowest) wall time of the rounds for each; Tesseract's CER from its own output.
+
+The report's ``machine.load`` records what else used the CPU while it ran (sampled from
+``/proc``: other processes' share of the cores, load average, the busiest other processes) and
+calls the run ``idle`` (others under 10 % of the cores on average) or ``shared``; ``--note``
+adds free text.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +51,96 @@ from htrbatch.segment import SegmentOptions, segment_page
 
 REPO = Path(__file__).resolve().parents[1]
 HTRBATCH = Path(sys.executable).with_name("htrbatch")
+
+
+class LoadMonitor:
+    """What else ran on the machine during the benchmark, sampled every ``interval`` seconds in
+    a thread from ``/proc`` (Linux): the 1-minute load average, and the CPU time used by
+    processes outside this benchmark's process tree, as a share of all cores.
+
+    Recorded in the report instead of assuming the machine was idle or shared."""
+
+    def __init__(self, interval: float = 2.0) -> None:
+        self.interval = interval
+        self.loadavg: list[float] = []
+        self.other_share: list[float] = []
+        self.other_cpu: dict[tuple[int, str], float] = {}  # (pid, name) -> CPU s while sampled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._ok = Path("/proc/loadavg").exists()
+
+    @staticmethod
+    def _procs() -> dict[int, tuple[int, str, float]]:
+        """pid -> (ppid, name, CPU jiffies user + system) of every readable process."""
+        out = {}
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                raw = (d / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
+            f = raw[raw.rindex(")") + 2 :].split()
+            out[int(d.name)] = (int(f[1]), name, float(f[11]) + float(f[12]))
+        return out
+
+    def _others(self) -> dict[int, tuple[str, float]]:
+        procs = self._procs()
+        mine = {os.getpid()}
+        grew = True
+        while grew:  # this process and its descendants (evaluate, tesseract, workers)
+            new = {pid for pid, (ppid, _, _) in procs.items() if ppid in mine} - mine
+            mine |= new
+            grew = bool(new)
+        return {pid: (name, j) for pid, (_, name, j) in procs.items() if pid not in mine}
+
+    def _run(self) -> None:
+        prev, t_prev = self._others(), time.monotonic()
+        while not self._stop.wait(self.interval):
+            cur, t = self._others(), time.monotonic()
+            used = 0.0
+            for pid, (name, j) in cur.items():
+                d = j - prev[pid][1] if pid in prev else 0.0  # new processes: from next sample
+                if d > 0:
+                    used += d
+                    key = (pid, name)
+                    self.other_cpu[key] = self.other_cpu.get(key, 0.0) + d / self._tick
+            cores = os.cpu_count() or 1
+            self.other_share.append(used / self._tick / max(t - t_prev, 1e-9) / cores)
+            self.loadavg.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            prev, t_prev = cur, t
+
+    def __enter__(self) -> LoadMonitor:
+        if self._ok:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ok:
+            self._thread.join()
+
+    def summary(self, note: str = "") -> dict:
+        if not self.other_share:
+            return {"state": "unknown (no /proc samples)", "note": note}
+        mean = float(np.mean(self.other_share))
+        busiest = sorted(self.other_cpu.items(), key=lambda kv: -kv[1])[:5]
+        return {
+            # idle: other processes used under 10 % of the cores on average while we ran
+            "state": "idle" if mean < 0.10 else "shared",
+            "other_cpu_share_mean": round(mean, 3),
+            "other_cpu_share_max": round(float(np.max(self.other_share)), 3),
+            "loadavg_1min_mean": round(float(np.mean(self.loadavg)), 2),
+            "loadavg_1min_max": round(float(np.max(self.loadavg)), 2),
+            "samples": len(self.other_share),
+            "interval_s": self.interval,
+            "busiest_others": [
+                {"pid": pid, "name": name, "cpu_s": round(cpu, 1)} for (pid, name), cpu in busiest
+            ],
+            "note": note,
+        }
 
 
 def _clock(fn):
@@ -258,6 +354,7 @@ def main() -> None:
     ap.add_argument("--skip-per-image", action="store_true", help="no one-process-per-image run")
     ap.add_argument("--variant-n", type=int, default=0, help="lines for the variants (0 = --n)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results/throughput.json")
+    ap.add_argument("--note", default="", help="free text on the conditions, kept in the report")
     args = ap.parse_args()
     report: dict = {
         "machine": {
@@ -267,9 +364,18 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(),
             "default_workers": DEFAULT_WORKERS,
             "cuda": torch.cuda.is_available(),
-            "note": "CPU shared with other jobs: compare ratios within this run",
         }
     }
+    with LoadMonitor() as load:
+        run_sections(args, report)
+    # the machine's real state during the run (not assumed): see LoadMonitor
+    report["machine"]["load"] = load.summary(args.note)
+    print(json.dumps(report["machine"]["load"], indent=1), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+def run_sections(args: argparse.Namespace, report: dict) -> None:
     if args.pages:
         report["stages"] = stage_bench(args.pages)
         print(json.dumps(report["stages"], indent=1), flush=True)
@@ -285,8 +391,6 @@ def main() -> None:
                 images, args.subset_dir, args.rounds, work, per_image_mode=not args.skip_per_image
             )
             print(json.dumps(report["versus_tesseract"], indent=1), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

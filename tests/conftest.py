@@ -11,7 +11,14 @@ import torch
 
 from htrbatch.model import CRNN, DEFAULT_CHARSET, Charset, CRNNConfig, save_checkpoint
 
+# The read-only project data (IAM-OnDB archives, fonts, texts), beside the checkout as ../shared.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``shared`` need ../shared: skip them (with the path) where it is absent."""
+    if item.get_closest_marker("shared") is not None and not SHARED.is_dir():
+        pytest.skip(f"needs the project data at {SHARED} (absent)")
 
 
 def draw_lines(texts: list[str], width: int = 900, line_h: int = 70, seed: int = 0) -> np.ndarray:
