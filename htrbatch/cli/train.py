@@ -20,8 +20,8 @@ _F = FINETUNING
 
 def _schedule_help(what: str, name: str) -> str:
     return (
-        f"{what} [default: {getattr(_D, name)}; {getattr(_F, name)} with --init; "
-        "a resumed run keeps its own]"
+        f"{what} Default {getattr(_D, name)}; {getattr(_F, name)} with --init; "
+        "a resumed run keeps its own."
     )
 
 
