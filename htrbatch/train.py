@@ -73,11 +73,12 @@ class TrainOptions:
     config: CRNNConfig = field(default_factory=CRNNConfig)
 
 
-# What fine-tuning a trained model changes: a third of the learning rate (the weights are already
-# good; 1e-3 from the first steps would undo much of what they know), a short warm-up (a few
-# dozen pages give only tens of steps per epoch) and earlier stopping (a small validation set
-# stops improving within a few epochs, then the model only memorises the training pages).
-FINETUNING = TrainOptions(init="default", lr=3e-4, warmup_steps=50, patience=5)
+# What fine-tuning a trained model changes: a short warm-up (a few dozen pages give only tens of
+# steps per epoch; 300 steps would be most of the run) and earlier stopping (a small validation
+# set stops improving within a few epochs, then the model only memorises the training pages).
+# The peak learning rate stays 1e-3: fine-tuning the shipped model on 10 and 20 Hooker pages
+# reached a lower held-out CER with it than with 5e-4 or 3e-4 (docs/benchmarks.md, Fine-tuning).
+FINETUNING = TrainOptions(init="default", lr=1e-3, warmup_steps=50, patience=5)
 # The options that FINETUNING sets and a resumed run keeps from the run it continues.
 SCHEDULE_FIELDS = ("lr", "warmup_steps", "patience")
 

@@ -173,17 +173,21 @@ def test_resume_after_extension_keeps_charset_and_schedule(
 ) -> None:
     out = tmp_path / "x.pt"
     opts = replace(
-        FINETUNING, init=str(tiny_checkpoint), epochs=1, batch_size=4, max_steps_per_epoch=1,
-        threads=1,
+        FINETUNING, init=str(tiny_checkpoint), lr=5e-4, epochs=1, batch_size=4,
+        max_steps_per_epoch=1, threads=1,
     )  # fmt: skip
     train([pound_lines], pound_lines, out, opts)
     labels = read_checkpoint(out.with_name("x.last.pt"))["charset"]
     assert labels[-2:] == ["£", "é"]
 
-    # resumed without --init: the run's own fine-tuning lr, warm-up and patience come back
-    resumed = resume_options(out, replace(opts, init="", epochs=2))
-    assert (resumed.lr, resumed.warmup_steps, resumed.patience) == (3e-4, 50, 5)
-    assert resume_options(tmp_path / "none.pt", TrainOptions()).lr == TrainOptions().lr
+    # resumed without --init (so from the training defaults): the run's own lr, warm-up and
+    # patience come back
+    plain = TrainOptions(epochs=2, batch_size=4, max_steps_per_epoch=1, threads=1)
+    resumed = resume_options(out, plain)
+    assert (plain.lr, plain.warmup_steps, plain.patience) == (1e-3, 300, 8)
+    assert (resumed.lr, resumed.warmup_steps, resumed.patience) == (5e-4, 50, 5)
+    assert resumed.epochs == 2 and resumed.init == ""
+    assert resume_options(tmp_path / "none.pt", plain) == plain
     result = train([pound_lines], pound_lines, out, resumed, resume=True)
     assert result.epochs_run == 1
     last = read_checkpoint(out.with_name("x.last.pt"))

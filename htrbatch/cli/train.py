@@ -19,10 +19,9 @@ _F = FINETUNING
 
 
 def _schedule_help(what: str, name: str) -> str:
-    return (
-        f"{what} Default {getattr(_D, name)}; {getattr(_F, name)} with --init; "
-        "a resumed run keeps its own."
-    )
+    default, finetuning = getattr(_D, name), getattr(_F, name)
+    init = f"; {finetuning} with --init" if finetuning != default else " (also with --init)"
+    return f"{what} Default {default}{init}; a resumed run keeps its own."
 
 
 @app.command(
