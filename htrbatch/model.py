@@ -9,6 +9,8 @@ Shapes used throughout:
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,18 @@ ARCHITECTURES: dict[str, CRNNConfig] = {
 }
 
 
+def usable_label(char: str) -> bool:
+    """Whether ``char`` can be a new label: one printable character, not whitespace (text has
+    single spaces only, and the space is label 1) and not U+2581, which pyctcdecode's beam search
+    takes for a BPE word marker and would rewrite."""
+    return (
+        len(char) == 1
+        and not char.isspace()
+        and unicodedata.category(char)[0] != "C"
+        and char != "\u2581"
+    )
+
+
 class Charset:
     """Maps text to label indices; index ``blank`` (0) is the CTC blank with label ``""``."""
 
@@ -102,6 +116,16 @@ class Charset:
 
     def decode_indices(self, indices: list[int]) -> str:
         return "".join(self.labels[i] for i in indices if i != self.blank)
+
+    def missing(self, text: str) -> list[str]:
+        """The characters of ``text`` outside the charset, in order of first appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def extended(self, chars: Sequence[str]) -> Charset:
+        """This charset with ``chars`` (those it lacks) appended as new labels: the blank and
+        every existing label keep their index, so a model's trained outputs stay valid."""
+        new = [c for c in dict.fromkeys(chars) if c not in self._index]
+        return Charset(self.labels[1:] + new, blank=self.blank)
 
 
 class CRNN(nn.Module):
@@ -135,6 +159,28 @@ class CRNN(nn.Module):
         self.head = nn.Sequential(
             nn.Dropout(config.dropout), nn.Linear(2 * config.lstm_hidden, num_classes)
         )
+
+    @torch.no_grad()
+    def add_outputs(self, n: int, generator: torch.Generator | None = None) -> None:
+        """Grow the output layer by ``n`` classes (new characters of a fine-tuning charset).
+
+        The existing rows and biases are kept as they are, so the scores (logits) of the blank
+        and of every known character do not change. A new row starts as the mean of the
+        non-blank rows plus a little noise (std 1 % of the rows' own): before training it scores
+        like an average known character on the frames where that character does not fit, i.e. it
+        is improbable, and it is trained from there.
+        """
+        if n <= 0:
+            return
+        old = self.head[-1]
+        assert isinstance(old, nn.Linear)
+        new = nn.Linear(old.in_features, old.out_features + n)
+        rows = old.weight[1:] if old.out_features > 1 else old.weight
+        noise = torch.randn(n, old.in_features, generator=generator) * 0.01 * rows.std()
+        new.weight.copy_(torch.cat([old.weight, rows.mean(0, keepdim=True) + noise]))
+        biases = old.bias[1:] if old.out_features > 1 else old.bias
+        new.bias.copy_(torch.cat([old.bias, biases.mean().expand(n)]))
+        self.head[-1] = new
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         return torch.clamp(widths // self.config.width_stride, min=1)

@@ -4,6 +4,11 @@ Per epoch: shuffled width-bucketed batches with online augmentation -> CTC loss 
 then greedy validation CER under ``torch.no_grad``; ``<out>.last.pt`` (with optimizer and
 scheduler state, so ``resume`` continues exactly) every epoch, ``<out>`` whenever validation CER
 improves; early stopping when it has not improved for ``patience`` epochs.
+
+Fine-tuning (``init``): the run starts from a checkpoint's weights (``"default"`` = the shipped
+model) and, unless ``extend_charset`` is off, adds the training lines' characters that its
+charset lacks as new outputs (:meth:`CRNN.add_outputs`; the known ones keep their index and
+weights). :data:`FINETUNING` holds the learning rate, warm-up and patience that suit it.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from htrbatch.assets import default_model_path
 from htrbatch.data.augment import AugmentOptions, augment_line
 from htrbatch.data.datasets import Sample, scan_dataset
 from htrbatch.data.layout_lines import LayoutPage, LayoutScan, iter_layout_lines
@@ -38,6 +45,7 @@ from htrbatch.model import (
     prepare_line_u8,
     read_checkpoint,
     save_checkpoint,
+    usable_label,
 )
 from htrbatch.runtime import Precision, choose_precision, set_threads
 
@@ -56,7 +64,8 @@ class TrainOptions:
     max_steps_per_epoch: int = 0  # 0 = the whole training set each epoch
     val_limit: int = 0  # 0 = all validation lines
     max_minutes: float = 0.0  # 0 = no time limit; otherwise stop after the epoch that passes it
-    init: str = ""  # start from the weights of this checkpoint (fine-tuning)
+    init: str = ""  # start from this checkpoint's weights (fine-tuning); "default" = shipped model
+    extend_charset: bool = True  # with init: add the training data's new characters as outputs
     rescan: bool = False  # look for new training files every epoch (data still being rendered)
     precision: str = "auto"  # auto | fp32 | bf16: autocast dtype of the forward pass, see below
     strokes: str = ""  # IAM-OnDB folder whose lines are rendered afresh every epoch (data.online)
@@ -64,6 +73,21 @@ class TrainOptions:
     render_workers: int = 1  # processes drawing --strokes lines ahead of the step (0 = inline)
     line_types: tuple[str, ...] = ()  # PAGE XML/ALTO collections: only lines of these types
     config: CRNNConfig = field(default_factory=CRNNConfig)
+
+
+# What fine-tuning a trained model changes: a short warm-up (a few dozen pages give only tens of
+# steps per epoch; 300 steps would be most of the run) and earlier stopping (a small validation
+# set stops improving within a few epochs, then the model only memorises the training pages).
+# The peak learning rate stays 1e-3: fine-tuning the shipped model on 10 and 20 Hooker pages
+# reached a lower held-out CER with it than with 5e-4 or 3e-4 (docs/benchmarks.md, Fine-tuning).
+FINETUNING = TrainOptions(init="default", lr=1e-3, warmup_steps=50, patience=5)
+# The options that FINETUNING sets and a resumed run keeps from the run it continues.
+SCHEDULE_FIELDS = ("lr", "warmup_steps", "patience")
+
+
+def init_path(init: str) -> Path:
+    """The checkpoint ``--init`` names: ``"default"`` is the shipped model."""
+    return default_model_path() if init == "default" else Path(init)
 
 
 @dataclass
@@ -243,7 +267,7 @@ def _build_model(options: TrainOptions, state: dict[str, Any] | None) -> tuple[C
     if state is not None:
         config, charset = CRNNConfig.from_dict(state["config"]), Charset(state["charset"])
     elif options.init:
-        loaded = load_checkpoint(options.init)
+        loaded = load_checkpoint(init_path(options.init))
         config, charset = loaded.config, loaded.charset
     model = CRNN(config, len(charset))
     if state is not None:
@@ -263,6 +287,47 @@ def _build_optimizer(
     if state is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
     return optimizer
+
+
+def fit_charset(
+    charset: Charset, train_texts: Sequence[str], val_texts: Sequence[str], extend: bool
+) -> tuple[Charset, dict[str, Any]]:
+    """The charset to train with, and a ``charset`` event that reports it.
+
+    With ``extend``, the characters of ``train_texts`` that ``charset`` lacks are appended as new
+    labels (in code-point order; those :func:`usable_label` refuses stay out). A character still
+    outside the charset is left out of its line's label: the line is kept, the model learns to
+    write nothing for that mark. The event counts such characters in the training and the
+    validation lines (a validation character the model cannot write is a CER error it cannot
+    avoid).
+    """
+    if extend:
+        new = sorted({c for t in train_texts for c in charset.missing(t) if usable_label(c)})
+        charset, added = charset.extended(new), new
+    else:
+        added = []
+
+    def outside(texts: Sequence[str]) -> tuple[int, dict[str, int]]:
+        lines, counts = 0, Counter[str]()
+        for text in texts:
+            missing = charset.missing(text)
+            if missing:
+                lines += 1
+                counts.update(c for c in text if c in missing)
+        return lines, dict(counts.most_common())
+
+    train_lines, train_chars = outside(train_texts)
+    val_lines, val_chars = outside(val_texts)
+    event = {
+        "event": "charset",
+        "labels": len(charset),
+        "added": "".join(added),
+        "outside_train_lines": train_lines,
+        "outside_train": train_chars,
+        "outside_val_lines": val_lines,
+        "outside_val": val_chars,
+    }
+    return charset, event
 
 
 @dataclass
@@ -290,17 +355,25 @@ class TrainingData:
         height: int,
         charset: Charset,
         emit: Emit,
+        extend_charset: bool = False,
     ) -> TrainingData:
+        """Read the lines; with ``extend_charset``, ``charset`` grows by the training lines'
+        new characters first (:func:`fit_charset`; the data's ``charset`` is then the grown
+        one)."""
         problems: list[str] = []
         samples = _scan(train_sets, options.line_types, problems)
-        ink = None
-        if options.strokes:
-            ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
         val_samples = _scan([val_set], options.line_types, problems)
         if options.val_limit:
             val_samples = val_samples[:: max(1, len(val_samples) // options.val_limit)][
                 : options.val_limit
             ]
+        charset, report = fit_charset(
+            charset, [s.text for s in samples], [s.text for s in val_samples], extend_charset
+        )
+        emit(report)
+        ink = None
+        if options.strokes:
+            ink = StrokeLines.read(options.strokes, options.strokes_split, charset)
         emit(
             {
                 "event": "loading",
@@ -491,9 +564,11 @@ def _save_last(
     progress: Progress,
     total_steps: int,
     rng: np.random.Generator,
+    options: TrainOptions,
 ) -> None:
     """``<out>.last.pt``: weights plus all that ``resume`` needs to continue exactly (the numpy
-    generator continues from a seed drawn from it here)."""
+    generator continues from a seed drawn from it here; ``schedule`` for
+    :func:`resume_options`)."""
     save_checkpoint(
         path,
         model,
@@ -508,11 +583,27 @@ def _save_last(
             "best_epoch": progress.best_epoch,
             "history": progress.history,
             "rng": int(rng.integers(2**31)),
+            "schedule": {k: getattr(options, k) for k in SCHEDULE_FIELDS},
         },
     )
 
 
+def resume_options(out: str | Path, options: TrainOptions) -> TrainOptions:
+    """``options`` with the learning rate, warm-up and patience of the run that ``<out>.last.pt``
+    holds, so that a resumed fine-tune goes on with its own schedule (the command line may set
+    them again). ``options`` as they are when there is no such file or it predates them."""
+    out = Path(out)
+    last_path = out.with_name(out.stem + ".last.pt")
+    if not last_path.is_file():
+        return options
+    saved = read_checkpoint(last_path).get("schedule", {})
+    return replace(options, **{k: v for k, v in saved.items() if k in SCHEDULE_FIELDS})
+
+
 # --------------------------------------------------------------------------- the loop
+
+# Seconds between two "progress" events within an epoch (an epoch can take an hour on 2 cores).
+PROGRESS_SECONDS = 30.0
 
 
 def train(
@@ -542,12 +633,20 @@ def train(
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
 
-    # Model, charset and optimizer: fresh, from --init weights, or from the last checkpoint.
+    # Model, charset and optimizer: fresh, from --init weights, or from the last checkpoint. A
+    # fine-tune adds the training lines' new characters as outputs before the optimizer sees
+    # the parameters.
     state = _read_last(last_path) if resume else None
     model, charset = _build_model(options, state)
+    extend = bool(options.init) and options.extend_charset
+    data = TrainingData.load(
+        train_sets, val_set, options, model.config.height, charset, emit, extend_charset=extend
+    )
+    if len(data.charset) > len(charset):
+        generator = torch.Generator().manual_seed(options.seed)
+        model.add_outputs(len(data.charset) - len(charset), generator=generator)
+        charset = data.charset
     optimizer = _build_optimizer(model, options, state)
-
-    data = TrainingData.load(train_sets, val_set, options, model.config.height, charset, emit)
     steps_per_epoch = data.steps_per_epoch(options)
     total_steps = steps_per_epoch * options.epochs
 
@@ -577,7 +676,9 @@ def train(
             data.rescan(epoch, emit)
         model.train()
         t0, seen, loss_sum = time.time(), 0, 0.0
-        for pairs in data.epoch_batches(epoch, steps_per_epoch, options, rng):
+        next_progress = t0 + PROGRESS_SECONDS
+        batches = data.epoch_batches(epoch, steps_per_epoch, options, rng)
+        for batch_no, pairs in enumerate(batches, 1):
             x, w, targets, target_lengths = _batch_tensors(pairs, rng, aug)
             for g in optimizer.param_groups:
                 g["lr"] = _lr_at(progress.step, total_steps, options)
@@ -595,6 +696,18 @@ def train(
             progress.step += 1
             seen += len(pairs)
             loss_sum += loss.item() * len(pairs)
+            if time.time() >= next_progress:  # a slow CPU: show where the epoch stands
+                emit(
+                    {
+                        "event": "progress",
+                        "epoch": epoch,
+                        "batch": batch_no,
+                        "batches": steps_per_epoch,
+                        "loss": loss_sum / seen,
+                        "lines_per_s": seen / max(time.time() - t0, 1e-9),
+                    }
+                )
+                next_progress = time.time() + PROGRESS_SECONDS
         train_seconds = time.time() - t0
 
         val_cer, val_wer = evaluate_cer(model, data.val_images, data.val_texts, charset)
@@ -617,7 +730,7 @@ def train(
             save_checkpoint(
                 out, model, charset, meta={"epoch": epoch, "val_cer": val_cer, "val_wer": val_wer}
             )
-        _save_last(last_path, model, charset, optimizer, progress, total_steps, rng)
+        _save_last(last_path, model, charset, optimizer, progress, total_steps, rng, options)
         emit({**record, "best": improved})
         if epoch - progress.best_epoch >= options.patience:
             emit({"event": "early_stop", "epoch": epoch, "best_epoch": progress.best_epoch})

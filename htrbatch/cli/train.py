@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,16 @@ from htrbatch.cli.options import LineTypeOpt
 from htrbatch.errors import HtrError
 from htrbatch.model import ARCHITECTURES
 from htrbatch.runtime import TRAIN_PRECISIONS
-from htrbatch.train import TrainOptions, train
+from htrbatch.train import FINETUNING, TrainOptions, resume_options, train
 
 _D = TrainOptions()
+_F = FINETUNING
+
+
+def _schedule_help(what: str, name: str) -> str:
+    default, finetuning = getattr(_D, name), getattr(_F, name)
+    init = f"; {finetuning} with --init" if finetuning != default else " (also with --init)"
+    return f"{what} Default {default}{init}; a resumed run keeps its own."
 
 
 @app.command(
@@ -22,7 +30,9 @@ _D = TrainOptions()
     epilog=(
         "Examples:\n\n"
         "  htrbatch train --train data/train --val data/val --out runs/crnn.pt\n\n"
-        "  htrbatch train --train data/train --val data/val --out runs/crnn.pt --resume"
+        "  htrbatch train --train data/train --val data/val --out runs/crnn.pt --resume\n\n"
+        "Fine-tune the shipped model on your own lines (new characters become new outputs):\n\n"
+        "  htrbatch train --init default --train lines/train --val lines/val --out runs/x.pt"
     ),
 )
 def train_command(
@@ -40,15 +50,38 @@ def train_command(
     ),
     epochs: int = typer.Option(_D.epochs, min=1),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size", min=1),
-    lr: float = typer.Option(_D.lr, "--lr", min=0.0),
+    lr: float = typer.Option(
+        None, "--lr", min=0.0, show_default=False, help=_schedule_help("Peak learning rate.", "lr")
+    ),
+    warmup_steps: int = typer.Option(
+        None,
+        "--warmup-steps",
+        min=0,
+        show_default=False,
+        help=_schedule_help("Steps of linear learning-rate warm-up.", "warmup_steps"),
+    ),
     patience: int = typer.Option(
-        _D.patience, min=1, help="Stop after this many epochs without a better validation CER."
+        None,
+        min=1,
+        show_default=False,
+        help=_schedule_help(
+            "Stop after this many epochs without a better validation CER.", "patience"
+        ),
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue from <out>.last.pt (weights, optimizer, epoch)."
     ),
     init: str = typer.Option(
-        _D.init, "--init", help="Start from this checkpoint's weights (fine-tuning)."
+        _D.init,
+        "--init",
+        help="Fine-tune: start from this checkpoint's weights ('default' = the shipped model), "
+        "with the fine-tuning learning rate, warm-up and patience unless given.",
+    ),
+    extend_charset: bool = typer.Option(
+        _D.extend_charset,
+        "--extend-charset/--no-extend-charset",
+        help="With --init: add the training lines' characters the checkpoint lacks as new "
+        "outputs (otherwise they are left out of the labels).",
     ),
     augment: bool = typer.Option(_D.augment, "--augment/--no-augment", help="Online augmentation."),
     max_steps_per_epoch: int = typer.Option(
@@ -101,6 +134,11 @@ def train_command(
             fail(f"{ds}: no such dataset folder")
     if strokes is not None and not strokes.is_dir():
         fail(f"--strokes {strokes}: no such folder")
+    if not extend_charset and not init:
+        fail(
+            "--no-extend-charset needs --init: a new model has the default charset, a resumed "
+            "run keeps its own"
+        )
     if arch is not None:
         if arch not in ARCHITECTURES:
             fail(f"--arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
@@ -109,11 +147,15 @@ def train_command(
                 f"--arch and {'--init' if init else '--resume'} conflict: the architecture "
                 "comes from the checkpoint"
             )
-    options = TrainOptions(
+    # lr, warm-up and patience: as given, else the fine-tuning ones with --init, those of the
+    # resumed run with --resume, the defaults otherwise.
+    base = _F if init else _D
+    given = {"lr": lr, "warmup_steps": warmup_steps, "patience": patience}
+    options = replace(
+        base,
+        **{k: v for k, v in given.items() if v is not None},
         epochs=epochs,
         batch_size=batch_size,
-        lr=lr,
-        patience=patience,
         augment=augment,
         seed=seed,
         threads=threads,
@@ -121,6 +163,7 @@ def train_command(
         val_limit=val_limit,
         max_minutes=max_minutes,
         init=init,
+        extend_charset=extend_charset,
         rescan=rescan,
         precision=precision,
         strokes=str(strokes) if strokes is not None else "",
@@ -131,7 +174,15 @@ def train_command(
     )
 
     def log(record: dict[str, Any]) -> None:
-        if record["event"] == "epoch":
+        if record["event"] == "progress":
+            err_console.print(
+                f"  epoch {record['epoch']:3d}  batch {record['batch']}/{record['batches']}"
+                f"  loss {record['loss']:.3f}  {record['lines_per_s']:.1f} lines/s",
+                highlight=False,
+            )
+        elif record["event"] == "charset":
+            _print_charset(record)
+        elif record["event"] == "epoch":
             err_console.print(
                 f"epoch {record['epoch']:3d}  loss {record['loss']:.3f}"
                 f"  val CER {100 * record['val_cer']:.2f}%"
@@ -164,9 +215,39 @@ def train_command(
             )
 
     try:
+        if resume:
+            options = replace(
+                resume_options(out, options), **{k: v for k, v in given.items() if v is not None}
+            )
         result = train(train_sets, val, out, options, resume=resume, log=log)
     except HtrError as exc:
         fail(str(exc))
     err_console.print(
         f"best val CER {100 * result.best_cer:.2f}% at epoch {result.best_epoch}; saved {out}"
     )
+
+
+def _print_charset(record: dict[str, Any]) -> None:
+    """The fine-tune's new outputs, and the characters the model still cannot write."""
+    added = record["added"]
+    if added:
+        err_console.print(
+            f"charset: added {len(added)} character{'s' * (len(added) != 1)}: "
+            f"{' '.join(added)} ({record['labels']} outputs with the blank)",
+            highlight=False,
+        )
+    for split in ("train", "val"):
+        chars = record[f"outside_{split}"]
+        if not chars:
+            continue
+        listed = ", ".join(f"{c!r} x{n}" for c, n in chars.items())
+        consequence = (
+            "left out of their labels"
+            if split == "train"
+            else "the model cannot write them (they count as errors)"
+        )
+        err_console.print(
+            f"[yellow]warning[/]: {record[f'outside_{split}_lines']} {split} lines have "
+            f"characters outside the charset, {consequence}: {listed}",
+            highlight=False,
+        )
