@@ -26,13 +26,13 @@ from htrbatch.cli.options import (
     ThreadsOpt,
     WorkersOpt,
     decode_options,
+    transcribe_options,
 )
 from htrbatch.data.datasets import detect_layout
 from htrbatch.errors import HtrError
 from htrbatch.evaluate import ScoringOptions, evaluate_dataset
 from htrbatch.io import write_atomic
 from htrbatch.pipeline import TranscribeOptions, Transcriber
-from htrbatch.segment import SegmentOptions
 
 
 @app.command(
@@ -96,12 +96,13 @@ def evaluate(
         # an explicit style is the decoder's, scored as it comes out
         auto = punctuation == "auto"
         scoring = ScoringOptions(punctuation="auto" if auto else "as-decoded")
-        options = TranscribeOptions(
+        options = transcribe_options(
             model=model,
             device=device,
             batch_size=batch_size,
-            segment=SegmentOptions(method=segmenter, line_types=tuple(line_type or ())),
-            decode=decode_options(
+            segmenter=segmenter,
+            line_types=tuple(line_type or ()),
+            decode=dict(
                 decoder=decoder,
                 lm=lm,
                 beam_width=beam_width,

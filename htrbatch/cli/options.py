@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from htrbatch.decode import DecodeOptions
-from htrbatch.pipeline import PRECISIONS
+from htrbatch.pipeline import PRECISIONS, TranscribeOptions
+from htrbatch.segment import SegmentOptions
 
 ModelOpt = Annotated[
     str, typer.Option("--model", help="Checkpoint path, or 'default' for the shipped model.")
@@ -84,3 +85,21 @@ EvalPunctuationOpt = Annotated[
 def decode_options(**overrides: Any) -> DecodeOptions:
     """DecodeOptions with CLI overrides; with none, the library defaults (used for CLI defaults)."""
     return DecodeOptions(**overrides)
+
+
+def transcribe_options(
+    *,
+    segmenter: str,
+    line_types: tuple[str, ...] = (),
+    decode: dict[str, Any],
+    **pipeline: Any,
+) -> TranscribeOptions:
+    """The :class:`TranscribeOptions` of a command's model, pipeline and decoding options: the
+    one place ``transcribe``, ``evaluate`` and ``serve`` turn their flags into options.
+    ``decode`` holds the decoding flags (:func:`decode_options`), ``pipeline`` the remaining
+    fields (model, device, batch_size, precision, threads, workers, dpi)."""
+    return TranscribeOptions(
+        segment=SegmentOptions(method=segmenter, line_types=line_types),
+        decode=decode_options(**decode),
+        **pipeline,
+    )

@@ -17,6 +17,7 @@ from htrbatch.cli.options import (
     PunctuationOpt,
     SpellOpt,
     decode_options,
+    transcribe_options,
 )
 from htrbatch.errors import HtrError, OptionsError
 from htrbatch.pipeline import PRECISIONS, TranscribeOptions
@@ -122,12 +123,12 @@ def serve(
             client_timeout_s=client_timeout,
         )
         serve_options.validate()
-        options = TranscribeOptions(
+        options = transcribe_options(
             model=model,
             device=device,
             batch_size=batch_size,
-            segment=SegmentOptions(method=segmenter),
-            decode=decode_options(
+            segmenter=segmenter,
+            decode=dict(
                 decoder=decoder,
                 lm=lm,
                 beam_width=beam_width,

@@ -24,6 +24,7 @@ from htrbatch.cli.options import (
     PunctuationOpt,
     SpellOpt,
     decode_options,
+    transcribe_options,
 )
 from htrbatch.errors import HtrError
 from htrbatch.formats import FORMATS, Serializer, serializers
@@ -143,12 +144,13 @@ def transcribe(
     page_formats = [s for s in chosen if not s.per_document]
     doc_formats = [s for s in chosen if s.per_document]
     try:
-        options = TranscribeOptions(
+        options = transcribe_options(
             model=model,
             device=device,
             batch_size=batch_size,
-            segment=SegmentOptions(method=segmenter, line_types=tuple(line_type or ())),
-            decode=decode_options(
+            segmenter=segmenter,
+            line_types=tuple(line_type or ()),
+            decode=dict(
                 decoder=decoder,
                 lm=lm,
                 beam_width=beam_width,
