@@ -46,6 +46,14 @@ def main() -> int:
     parser.add_argument("--order", type=int, default=4)
     parser.add_argument("--prune", type=int, nargs="*", default=[0])
     parser.add_argument("--backend", default="python", choices=["auto", "lmplz", "python"])
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="more text (one line of writing per line) added to the corpus, e.g. a collection's "
+        "training transcriptions for its own LM (benchmarks/hooker_model.sh)",
+    )
     args = parser.parse_args()
 
     ondb = args.data / "iam-ondb"
@@ -59,7 +67,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "lm-text.txt"
-        corpus.write_text("\n".join(iam_kept + train) + "\n", encoding="utf-8")
+        extra = [ln for f in args.extra for ln in read_text_lines(f) if ln]
+        corpus.write_text("\n".join(iam_kept + train + extra) + "\n", encoding="utf-8")
         start = time.perf_counter()
         result = build_lm(
             [corpus], args.out, args.order, prune=args.prune, backend=args.backend, tmp_dir=tmp
@@ -69,7 +78,8 @@ def main() -> int:
     print(
         f"IAM lines kept {len(iam_kept)} of {iam.total} "
         f"(dropped {iam.dropped} near held-out text); "
-        f"IAM-OnDB train lines {len(train)}; held-out lines excluded {len(held_out)}"
+        f"IAM-OnDB train lines {len(train)}; extra lines {len(extra)}; "
+        f"held-out lines excluded {len(held_out)}"
     )
     print(
         f"{result.path} ({size / 1e6:.1f} MB, {result.backend}, {seconds:.1f} s): order "
