@@ -23,6 +23,9 @@ import numpy as np
 
 from htrbatch.segment.options import SegmentOptions
 
+ENGINES = ("auto", "numba", "python")
+"""Implementations of :func:`astar_seam`'s search loop (same results)."""
+
 
 def seams(
     ink: np.ndarray, fences: np.ndarray, h_ref: float, options: SegmentOptions
@@ -158,7 +161,11 @@ def seam_heuristic(cost: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
 
 
 def astar_seam(
-    cost: np.ndarray, lo: np.ndarray, hi: np.ndarray, step_cost: float = 0.5
+    cost: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    step_cost: float = 0.5,
+    engine: str = "auto",
 ) -> SeamPath | None:
     """Cheapest path from the left edge to the right edge of a band by A* search.
 
@@ -173,10 +180,15 @@ def astar_seam(
         cost: float (n, w) node costs, all > 0.
         lo, hi: int (w,) first and last row of the band in each column (inclusive).
         step_cost: extra cost of a diagonal or vertical move, >= 0.
+        engine: ``numba`` (the compiled search of :mod:`~htrbatch.segment.astar_jit`),
+            ``python`` (the same search in pure Python, ~20-50x slower) or ``auto`` (numba when
+            it can be imported). Both return the same path, cost and expansion count.
 
     Returns:
         :class:`SeamPath`, or None when no path exists (an empty or disconnected band).
     """
+    if engine not in ENGINES:
+        raise ValueError(f"astar_seam: unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     cost = np.asarray(cost, dtype=np.float64)
     n, w = cost.shape
     lo = np.clip(np.asarray(lo, dtype=np.int64), 0, n - 1)
@@ -189,9 +201,61 @@ def astar_seam(
     rows = np.arange(r0, r1)[:, None]  # (m, 1) against (w,) band limits -> (m, w)
     inside = (rows >= lo[None, :]) & (rows <= hi[None, :])
     band = np.where(inside, cost[r0:r1], np.inf)
-    heur = seam_heuristic(band, lo - r0, hi - r0).tolist()
+    heur = seam_heuristic(band, lo - r0, hi - r0)
+    search = _compiled_search() if engine in ("auto", "numba") else None
+    if engine == "numba" and search is None:
+        raise ImportError("astar_seam(engine='numba') needs numba (pip install numba)")
+    y_first, y_last = int(lo[0] - r0), int(hi[0] - r0)
+    if search is not None:
+        g_arr, parent_arr, goal, expanded = search(
+            band.ravel(), heur, m, w, y_first, y_last, float(step_cost)
+        )
+        g, parent = g_arr, parent_arr
+    else:
+        g, parent, goal, expanded = _search_python(
+            band.ravel().tolist(), heur.tolist(), m, w, y_first, y_last, float(step_cost)
+        )
+    if goal < 0:
+        return None
+    path = []
+    u = int(goal)
+    while u >= 0:
+        path.append(u)
+        u = int(parent[u])
+    flat = np.array(path[::-1], dtype=np.int64)
+    ys, xs = flat // w + r0, flat % w
+    top = np.full(w, np.inf)
+    low = np.full(w, -np.inf)
+    np.minimum.at(top, xs, ys)
+    np.maximum.at(low, xs, ys)
+    return SeamPath(np.stack([xs, ys], axis=1), (top + low) / 2.0, float(g[goal]), expanded)
+
+
+_COMPILED = None  # the compiled search once looked up; False when numba is missing
+
+
+def _compiled_search():
+    """The numba-compiled search of :mod:`htrbatch.segment.astar_jit`, or None without numba."""
+    global _COMPILED
+    if _COMPILED is None:
+        try:
+            from htrbatch.segment.astar_jit import search
+        except ImportError:
+            search = False
+        _COMPILED = search
+    return _COMPILED or None
+
+
+def _search_python(
+    c: list[float], heur: list[float], m: int, w: int, y_first: int, y_last: int, step: float
+) -> tuple[list[float], list[int], int, int]:
+    """The A* loop in pure Python (the reference the compiled search must equal).
+
+    Returns:
+        (g, parent, goal, expanded): cost to reach each flat node ``y * w + x``, its parent
+        (-1 for none), the goal node (-1 when none was reached), nodes expanded.
+    """
     # Plain lists and flat indices y * w + x: much faster than numpy scalars in the loop.
-    c = band.ravel().tolist()
     size = m * w
     inf = float("inf")
     g = [inf] * size
@@ -199,14 +263,13 @@ def astar_seam(
     closed = bytearray(size)
     h0 = heur[0]
     heap = []
-    for y in range(int(lo[0] - r0), int(hi[0] - r0) + 1):
+    for y in range(y_first, y_last + 1):
         u = y * w
         g[u] = c[u]
         # (f, h, node): among equal f, the node further right (smaller h) first.
         heap.append((c[u] + h0, h0, u))
     heapq.heapify(heap)
     last, bottom = w - 1, (m - 1) * w
-    step = float(step_cost)
     goal, expanded = -1, 0
     while heap:
         _, hu, u = heapq.heappop(heap)
@@ -247,17 +310,4 @@ def astar_seam(
             if nv < g[v]:
                 g[v], parent[v] = nv, u
                 heapq.heappush(heap, (nv + hu, hu, v))
-    if goal < 0:
-        return None
-    path = []
-    u = goal
-    while u >= 0:
-        path.append(u)
-        u = parent[u]
-    flat = np.array(path[::-1], dtype=np.int64)
-    ys, xs = flat // w + r0, flat % w
-    top = np.full(w, np.inf)
-    low = np.full(w, -np.inf)
-    np.minimum.at(top, xs, ys)
-    np.maximum.at(low, xs, ys)
-    return SeamPath(np.stack([xs, ys], axis=1), (top + low) / 2.0, float(g[goal]), expanded)
+    return g, parent, goal, expanded
