@@ -440,3 +440,57 @@ def test_find_peaks_equals_scipy() -> None:
     # a plateau counts once, at its middle (rounded down); the higher of two close peaks wins
     assert find_peaks(np.array([0, 2, 2, 2, 2, 0, 3, 0.0]), 1).tolist() == [2, 6]
     assert find_peaks(np.array([0, 2, 2, 2, 2, 0, 3, 0.0]), 5).tolist() == [6]
+
+
+def _same_path(a, b) -> None:
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert np.array_equal(a.nodes, b.nodes)
+        assert np.array_equal(a.rows, b.rows)
+        assert a.cost == b.cost and a.expanded == b.expanded
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_compiled_astar_finds_the_same_paths_as_python(seed):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(seed)
+    n, w = int(rng.integers(2, 50)), int(rng.integers(1, 300))
+    cost = 0.05 + rng.random((n, w)) * float(rng.choice([1.0, 5.0, 50.0]))
+    if seed % 2:
+        cost = np.round(cost, 1) + 0.1  # many equal costs: ties broken the same way
+    lo = rng.integers(0, n // 2 + 1, w)
+    hi = lo + rng.integers(0, n // 2 + 1, w)
+    if seed % 5 == 4:
+        hi[w // 2] = lo[w // 2] - 1  # a cut band: no path either way
+    step = float(rng.choice([0.0, 0.5, 1.0]))
+    _same_path(
+        astar_seam(cost, lo, hi, step, engine="python"),
+        astar_seam(cost, lo, hi, step, engine="numba"),
+    )
+
+
+@pytest.mark.parametrize("touch", [False, True])
+def test_compiled_astar_gives_the_same_page_seams(touch, monkeypatch):
+    pytest.importorskip("numba")
+    import htrbatch.segment.seams as seams_mod
+
+    page, _ = make_page(TEXT[:4], touch=touch, seed=3)
+    calls = []
+    orig = seams_mod.astar_seam
+
+    def recording(cost, lo, hi, step_cost=0.5, engine="auto"):
+        calls.append((cost.copy(), np.array(lo), np.array(hi), step_cost))
+        return orig(cost, lo, hi, step_cost, engine)
+
+    monkeypatch.setattr(seams_mod, "astar_seam", recording)
+    seg = segment_page(page, SegmentOptions(method="seam"))
+    assert len(seg.lines) == 4 and len(calls) >= 3
+    for cost, lo, hi, step in calls:
+        _same_path(
+            orig(cost, lo, hi, step, engine="python"), orig(cost, lo, hi, step, engine="numba")
+        )
+
+
+def test_astar_engine_is_checked():
+    with pytest.raises(ValueError, match="engine 'fast'"):
+        astar_seam(np.ones((3, 3)), np.zeros(3, int), np.full(3, 2), engine="fast")
