@@ -23,7 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -625,31 +625,56 @@ class Transcriber:
         group_lines = 4 * self.options.batch_size
         group: list[PreparedFile] = []
         n_lines = 0
-        for prepared in prepared_stream(jobs, fn, workers, window):
-            self.stats.add(prepared.seconds)
-            group.append(prepared)
-            n_lines += sum(len(p.lines) for p in prepared.pages)
-            if n_lines >= group_lines:
-                yield from self._finish(group)
-                group, n_lines = [], 0
-                release_free_memory()
-        if group:
-            yield from self._finish(group)
+        # Decoding of one group (Python, in a thread) overlaps the recognition of the next
+        # (torch, which releases the GIL in its kernels): results still come in job order.
+        with ThreadPoolExecutor(1, thread_name_prefix="htrbatch-decode") as decoding:
+            pending: tuple[list[PreparedFile], Future] | None = None
+            for prepared in prepared_stream(jobs, fn, workers, window):
+                self.stats.add(prepared.seconds)
+                group.append(prepared)
+                n_lines += sum(len(p.lines) for p in prepared.pages)
+                if n_lines >= group_lines:
+                    started = (group, self._recognise(group, decoding))
+                    if pending is not None:
+                        yield from self._finish(*pending)
+                        release_free_memory()
+                    pending = started
+                    group, n_lines = [], 0
+            if group:
+                started = (group, self._recognise(group, decoding))
+                if pending is not None:
+                    yield from self._finish(*pending)
+                pending = started
+            if pending is not None:
+                yield from self._finish(*pending)
 
-    def _finish(self, group: list[PreparedFile]) -> Iterator[FileResult]:
-        stats = self.stats
+    def _recognise(self, group: list[PreparedFile], decoding: ThreadPoolExecutor) -> Future:
+        """Recognise a group's lines here and start decoding them in ``decoding``: a future of
+        (decoded lines, error message or None)."""
         lines = [ln for f in group for p in f.pages for ln in p.lines]
-        error = None
-        decoded: list[DecodeResult] = []
         try:
             t0 = time.perf_counter()
             logprobs = self.recognizer.logprobs_prepared(lines) if lines else []
-            t1 = time.perf_counter()
-            decoded = self.recognizer.decode(logprobs)
-            stats.recognise += t1 - t0
-            stats.decode += time.perf_counter() - t1
+            self.stats.recognise += time.perf_counter() - t0
         except Exception as exc:  # report every file of the group, keep the batch going
-            error = f"recognition failed: {exc.__class__.__name__}: {exc}"
+            done: Future = Future()
+            done.set_result(([], f"recognition failed: {exc.__class__.__name__}: {exc}"))
+            return done
+
+        def decode() -> tuple[list[DecodeResult], str | None]:
+            try:
+                t1 = time.perf_counter()
+                decoded = self.recognizer.decode(logprobs)
+                self.stats.decode += time.perf_counter() - t1
+                return decoded, None
+            except Exception as exc:
+                return [], f"recognition failed: {exc.__class__.__name__}: {exc}"
+
+        return decoding.submit(decode)
+
+    def _finish(self, group: list[PreparedFile], decoding: Future) -> Iterator[FileResult]:
+        stats = self.stats
+        decoded, error = decoding.result()
         # After a recognition error ``decoded`` is empty and every file with lines fails, so the
         # files that take results consume them in order.
         results_left = iter(decoded)
