@@ -365,3 +365,26 @@ def test_tiff_with_an_oversized_second_page_is_refused(
     assert "bomb.tif" in r.stderr and "page 2 of 2 is 40000x40000 pixels" in r.stderr
     sources = sorted(Path(json.loads(p.read_text())["source"]).name for p in out.glob("*.json"))
     assert sources == ["p1.png", "p2.jpg"]  # the other inputs are still written, bomb.tif not
+
+
+def test_root_help_lists_every_command_with_its_own_help_without_importing_them():
+    import subprocess
+    import sys
+
+    from htrbatch.cli import COMMANDS, load_command
+
+    # the root help comes from COMMANDS: the same one-liners as the commands' own help
+    for name, (_, short) in COMMANDS.items():
+        cmd = load_command(name)
+        own = cmd.short_help or (cmd.help or "").strip().split("\n\n")[0]
+        assert short == own, name
+    # and it does not import torch (start-up of `htrbatch --help` and `htrbatch data ...`)
+    code = (
+        "import sys; sys.argv = ['htrbatch', '--help']\n"
+        "from htrbatch.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, 'htrbatch.pipeline' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "transcribe" in out.stdout and "lm" in out.stdout
+    assert out.stdout.strip().endswith("False False")

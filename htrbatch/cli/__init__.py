@@ -1,20 +1,14 @@
 """The ``htrbatch`` command line: thin Typer commands over the library.
 
-Each sub-module registers its commands on ``app``; nothing in the library imports this package.
+Each sub-module registers its commands on ``app`` when it is imported, which happens when its
+command runs (:class:`htrbatch.cli.app.LazyGroup`); nothing in the library imports this package.
 """
 
 from __future__ import annotations
 
-from htrbatch.cli import data as _data
-from htrbatch.cli import evaluate as _evaluate  # noqa: F401  (registers the command)
-from htrbatch.cli import lm as _lm
-from htrbatch.cli import serve as _serve  # noqa: F401
-from htrbatch.cli import train as _train  # noqa: F401
-from htrbatch.cli import transcribe as _transcribe  # noqa: F401
-from htrbatch.cli.app import app
+from htrbatch.cli.app import COMMANDS, app, load_command
 
-app.add_typer(_data.app, name="data")
-app.add_typer(_lm.app, name="lm")
+__all__ = ["COMMANDS", "app", "load_command", "main"]
 
 
 def main() -> None:

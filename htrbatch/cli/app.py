@@ -2,13 +2,78 @@
 
 from __future__ import annotations
 
+import importlib
+
+import click
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from htrbatch import __version__
 
+# The commands, each in its module (imported when the command runs: torch and the pipeline
+# only load for the commands that need them, so ``htrbatch --help`` and ``htrbatch data ...``
+# start quickly), with the one-line help ``htrbatch --help`` shows before the module is
+# imported (tests/test_cli.py checks that it equals the command's own help), in help order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": (
+        "htrbatch.cli.evaluate",
+        "Corpus CER (total edits / total reference characters) and WER on a labelled line set.",
+    ),
+    "serve": (
+        "htrbatch.cli.serve",
+        "Serve an upload page (GET /) and an HTTP API (POST /api/transcribe, GET /health, /docs).",
+    ),
+    "train": (
+        "htrbatch.cli.train",
+        "Train the recogniser with CTC; keeps the checkpoint with the best validation CER.",
+    ),
+    "transcribe": (
+        "htrbatch.cli.transcribe",
+        "Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page, PDF) to text, "
+        "JSON,\nALTO, PAGE XML, hOCR and searchable PDF.",
+    ),
+    "data": ("htrbatch.cli.data", "Make line and page datasets from IAM-OnDB strokes and fonts."),
+    "lm": ("htrbatch.cli.lm", "Build word n-gram language models for beam decoding."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` (registering it on ``app``) and return it."""
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = getattr(module, "app", None)
+    if sub is not None and sub is not app and all(g.name != name for g in app.registered_groups):
+        app.add_typer(sub, name=name)  # a command group (data, lm)
+    return typer.main.get_group(app).commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: a command's module is imported when the command is run (or its own
+    help asked for); the root help lists every command from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        short = COMMANDS[cmd_name][1]
+        return TyperCommand(cmd_name, help=short, short_help=short)  # for the root help only
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] in COMMANDS and args[0] not in self.commands:
+            self.commands[args[0]] = load_command(args[0])
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="htrbatch",
     help="Read handwriting in batches: page scans in, text and JSON out.",
     no_args_is_help=True,
