@@ -257,6 +257,8 @@ class BeamDecoder:
         *,
         unk_offset: float = -10.0,
         workers: int = 1,
+        token_min_logp: float = -5.0,
+        beam_prune_logp: float = -10.0,
     ) -> None:
         from pyctcdecode.alphabet import Alphabet
         from pyctcdecode.decoder import BeamSearchDecoderCTC
@@ -267,7 +269,14 @@ class BeamDecoder:
         self.beam_width = int(beam_width)
         self.workers = int(workers)
         self._args = (labels, blank, lm_path, alpha, beta, beam_width, unigrams)
-        self._kwargs = {"unk_offset": unk_offset, "workers": workers}
+        self.token_min_logp = float(token_min_logp)
+        self.beam_prune_logp = float(beam_prune_logp)
+        self._kwargs = {
+            "unk_offset": unk_offset,
+            "workers": workers,
+            "token_min_logp": token_min_logp,
+            "beam_prune_logp": beam_prune_logp,
+        }
         # pyctcdecode rewrites some labels ("|" -> " ", "_" or "<pad>" -> blank, "[unk]" ...) and
         # appends a blank when it finds none; ours must pass through unchanged, blank included.
         alphabet = Alphabet.build_alphabet(self.labels)
@@ -310,7 +319,11 @@ class BeamDecoder:
         if x.shape[0] == 0:
             return DecodeResult("", 1.0)
         beams = self._decoder.decode_beams(
-            x.astype(np.float32, copy=False), beam_width=self.beam_width, prune_history=True
+            x.astype(np.float32, copy=False),
+            beam_width=self.beam_width,
+            beam_prune_logp=self.beam_prune_logp,
+            token_min_logp=self.token_min_logp,
+            prune_history=True,
         )
         text, _, frames, logit_score, _ = beams[0]
         words = realign_words(text, _beam_words(x, frames))
@@ -329,6 +342,8 @@ class BeamDecoder:
             self._get_pool(),
             [xs[i] for i in nonempty],
             beam_width=self.beam_width,
+            beam_prune_logp=self.beam_prune_logp,
+            token_min_logp=self.token_min_logp,
             prune_history=True,
         )
         results = [DecodeResult("", 1.0)] * len(xs)
@@ -598,6 +613,11 @@ class DecodeOptions:
     workers: int = 1
     unk_offset: float = -10.0
     punctuation: str = "attach"  # measured on testset_v renderings: docs/benchmarks.md
+    # pyctcdecode's pruning (its defaults): characters scoring below token_min_logp in a frame
+    # are not tried (the frame's best always is); beams below the best by beam_prune_logp are
+    # dropped. docs/benchmarks.md "Speed against Tesseract" measured tighter values.
+    token_min_logp: float = -5.0
+    beam_prune_logp: float = -10.0
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -616,6 +636,10 @@ class DecodeOptions:
             raise OptionsError(f"unk_offset {self.unk_offset}: must be a finite number <= 0")
         if self.beam_width < 1:
             raise OptionsError(f"--beam-width {self.beam_width}: must be at least 1")
+        for name in ("token_min_logp", "beam_prune_logp"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value >= 0:
+                raise OptionsError(f"{name} {value}: must be a finite number < 0")
         if self.workers < 1:
             raise OptionsError(f"--workers {self.workers}: must be at least 1")
         if self.decoder == "greedy":
@@ -673,6 +697,8 @@ def build_decoder(options: DecodeOptions, labels: Sequence[str], blank: int = 0)
             unigrams=unigrams,
             unk_offset=options.unk_offset,
             workers=options.workers,
+            token_min_logp=options.token_min_logp,
+            beam_prune_logp=options.beam_prune_logp,
         )
     if options.spell:
         lexicon: Collection[str] = ()

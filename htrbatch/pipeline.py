@@ -48,6 +48,7 @@ from htrbatch.model import (
     prepare_line_mapped,
 )
 from htrbatch.outputs import OutputName
+from htrbatch.quantize import QUANTIZE, quantize_model
 from htrbatch.runtime import (
     PRECISIONS,
     check_device,
@@ -95,6 +96,7 @@ class TranscribeOptions:
     workers: int = DEFAULT_WORKERS  # page reader/segmenter processes; 0 = in this process
     prefetch: int = 4  # files in flight per worker (bounds memory)
     dpi: int = DEFAULT_DPI  # PDF pages that are not one scanned image are rendered at this
+    quantize: str = "none"  # none | int8 (CPU only; see htrbatch.quantize)
 
     def validate(self) -> None:
         check_device(self.device)
@@ -112,6 +114,14 @@ class TranscribeOptions:
             raise OptionsError(f"prefetch {self.prefetch}: must be at least 1")
         if not 50 <= self.dpi <= 1200:
             raise OptionsError(f"--dpi {self.dpi}: must be between 50 and 1200")
+        if self.quantize not in QUANTIZE:
+            raise OptionsError(
+                f"--quantize {self.quantize!r}: expected one of {', '.join(QUANTIZE)}"
+            )
+        if self.quantize != "none" and self.device == "cuda":
+            raise OptionsError(
+                f"--quantize {self.quantize} runs on the CPU only, not --device cuda"
+            )
 
 
 def model_path(model: str) -> Path:
@@ -133,6 +143,7 @@ class Recognizer:
         *,
         precision: str = "auto",
         threads: int = 0,
+        quantize: str = "none",
     ) -> None:
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -142,6 +153,10 @@ class Recognizer:
         # why an explicit --precision runs as something else (the CLI prints it once), or None
         self.precision_note = chosen.note
         self.loaded: LoadedModel = load_checkpoint(model_path(model), self.device)
+        if quantize != "none":
+            if self.device.type != "cpu":
+                raise OptionsError(f"--quantize {quantize} runs on the CPU only, not on {device}")
+            self.loaded.model = quantize_model(self.loaded.model, quantize)
         self.charset = self.loaded.charset
         self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank)
 
@@ -569,6 +584,7 @@ class Transcriber:
             options.decode,
             precision=options.precision,
             threads=threads,
+            quantize=options.quantize,
         )
         self.stats = StageTimes()
 

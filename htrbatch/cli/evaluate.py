@@ -22,6 +22,7 @@ from htrbatch.cli.options import (
     LmOpt,
     ModelOpt,
     PrecisionOpt,
+    QuantizeOpt,
     SpellOpt,
     ThreadsOpt,
     WorkersOpt,
@@ -75,6 +76,7 @@ def evaluate(
     workers: WorkersOpt = TranscribeOptions.workers,
     precision: PrecisionOpt = TranscribeOptions.precision,
     threads: ThreadsOpt = TranscribeOptions.threads,
+    quantize: QuantizeOpt = TranscribeOptions.quantize,
 ) -> None:
     """Corpus CER (total edits / total reference characters) and WER on a labelled line set.
 
@@ -114,6 +116,7 @@ def evaluate(
             precision=precision,
             threads=threads,
             workers=workers,
+            quantize=quantize,
         )
         options.segment.validate()
         transcriber = Transcriber(options)

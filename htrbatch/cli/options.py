@@ -42,6 +42,14 @@ ThreadsOpt = Annotated[
         help="Torch threads for the recogniser (0 = the cores the workers leave free).",
     ),
 ]
+QuantizeOpt = Annotated[
+    str,
+    typer.Option(
+        "--quantize",
+        help="none|int8. int8: dynamic int8 quantisation of the recogniser's LSTM and linear "
+        "layers (CPU only; can change the text, see docs/benchmarks.md).",
+    ),
+]
 LineTypeOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -22,6 +22,7 @@ from htrbatch.cli.options import (
     LmOpt,
     ModelOpt,
     PunctuationOpt,
+    QuantizeOpt,
     SpellOpt,
     decode_options,
     transcribe_options,
@@ -126,6 +127,7 @@ def transcribe(
         min=0,
         help="Torch threads for the recogniser (0 = the cores the workers leave free).",
     ),
+    quantize: QuantizeOpt = TranscribeOptions.quantize,
 ) -> None:
     """Transcribe handwritten page scans (PNG, JPEG, TIFF incl. multi-page, PDF) to text, JSON,
     ALTO, PAGE XML, hOCR and searchable PDF.
@@ -162,6 +164,7 @@ def transcribe(
             precision=precision,
             threads=threads,
             workers=workers,
+            quantize=quantize,
             dpi=dpi,
         )
         options.segment.validate()
