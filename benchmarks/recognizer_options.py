@@ -8,7 +8,9 @@ The lines are read, cleaned and normalised as ``htrbatch evaluate`` does (``clea
 
 * recogniser variants, best of ``--rounds`` passes each, 1 torch thread (what a worker-process
   run gives the recogniser on 2 cores): fp32; bf16 autocast (what ``--precision auto`` picks
-  on CPUs with bf16 instructions); each also with channels-last convolutions; int8 dynamic
+  on CPUs with bf16 instructions); each also with channels-last convolution weights (what the
+  ``Recognizer`` uses on CPU since issue 26; the reference "default" is plain bf16, or fp32
+  where the CPU has no bf16, as before); int8 dynamic
   quantisation of the LSTM and linear layers (``--quantize int8``), alone and under bf16.
   For each: lines/s, the largest change of a log-prob against the default, greedy CER, and how
   many greedy texts differ from the default's;
@@ -20,8 +22,8 @@ The lines are read, cleaned and normalised as ``htrbatch evaluate`` does (``clea
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,18 +40,16 @@ from htrbatch.quantize import quantize_model
 
 
 def run_variant(rec: Recognizer, prepared, model, dtype, channels_last: bool) -> list[np.ndarray]:
+    """The recogniser's log-probs with ``model`` under autocast ``dtype`` (None: fp32), its
+    weights in channels-last or plain (contiguous) memory format."""
     saved = rec.loaded.model, rec.autocast_dtype
     rec.loaded.model, rec.autocast_dtype = model, dtype
-    if channels_last:
-        model.conv.to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
     try:
-        ctx = contextlib.nullcontext()
-        with ctx:
-            return rec.logprobs_prepared(prepared)
+        return rec.logprobs_prepared(prepared)
     finally:
         rec.loaded.model, rec.autocast_dtype = saved
-        if channels_last:
-            model.conv.to(memory_format=torch.contiguous_format)
 
 
 def main() -> None:
@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    ap.add_argument("--skip-beam", action="store_true", help="no beam-pruning section")
     ap.add_argument("--note", default="")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -68,6 +70,7 @@ def main() -> None:
     prepared = [rec.prepare(clean_line(read_pages(f)[0].image)) for f in files]
     greedy = build_decoder(DecodeOptions(decoder="greedy"), rec.charset.labels)
     base_model = rec.loaded.model
+    base_model.to(memory_format=torch.contiguous_format)  # Recognizer made it channels-last
     q_model = quantize_model(base_model, "int8")
     bf16 = torch.bfloat16
     variants = {
@@ -79,6 +82,9 @@ def main() -> None:
         "int8 dynamic + bf16 autocast convs": (q_model, bf16, False),
     }
     default = "bf16 autocast" if rec.autocast_dtype == bf16 else "fp32"
+    if args.only:
+        keep = {v.strip() for v in args.only.split(",")} | {default}
+        variants = {k: v for k, v in variants.items() if k in keep}
     best: dict[str, float] = {}
     outputs: dict[str, list[np.ndarray]] = {}
     for _ in range(args.rounds):
@@ -89,6 +95,7 @@ def main() -> None:
             print(f"{name}: {len(files) / best[name]:.1f} lines/s", flush=True)
     base_text = [d.text for d in decode_batch(greedy, outputs[default])]
     report: dict = {
+        "command": "python benchmarks/recognizer_options.py " + " ".join(sys.argv[1:]),
         "lines": len(files),
         "threads": args.threads,
         "default": default,
@@ -114,8 +121,12 @@ def main() -> None:
     # beam pruning on the default's log-probs
     lp = outputs[default]
     report["beam"] = {}
+    if args.skip_beam:
+        settings = ()
+    else:
+        settings = ((-5.0, -10.0), (-4.0, -10.0), (-3.0, -10.0), (-5.0, -6.0), (-3.0, -6.0))
     base_beam = None
-    for tmin, bprune in ((-5.0, -10.0), (-4.0, -10.0), (-3.0, -10.0), (-5.0, -6.0), (-3.0, -6.0)):
+    for tmin, bprune in settings:
         opts = replace(DecodeOptions(), token_min_logp=tmin, beam_prune_logp=bprune)
         dec = build_decoder(opts, rec.charset.labels)
         t = float("inf")
