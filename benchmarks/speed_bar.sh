@@ -53,10 +53,10 @@ trap 'rm -rf "$W"' EXIT
 
 # inputs: symlinks to the first N, with their transcriptions
 mkdir -p "$W/lines" "$W/pages"
-ls "$LINES" | grep -E '\.png$' | sort | head -n "$N_LINES" | while read -r f; do
+ls "$LINES" | grep -E '\.png$' | sort | sed -n "1,${N_LINES}p" | while read -r f; do
     ln -s "$LINES/$f" "$W/lines/$f"; ln -s "$LINES/${f%.png}.gt.txt" "$W/lines/${f%.png}.gt.txt"
 done
-ls "$PAGES" | grep -E '\.(png|jpg)$' | sort | head -n "$N_PAGES" | while read -r f; do
+ls "$PAGES" | grep -E '\.(png|jpg)$' | sort | sed -n "1,${N_PAGES}p" | while read -r f; do
     ln -s "$PAGES/$f" "$W/pages/$f"
 done
 ls "$W"/lines/*.png > "$W/lines.list"
