@@ -67,7 +67,8 @@ split -n "r/$CORES" -d "$W/pages.list" "$W/pages.part"
 
 htr() {  # htr CHECKOUT ARGS...: the htrbatch CLI of that checkout, started fresh
     local src=$1; shift
-    PYTHONPATH=$src "$PY" -c 'import sys; sys.argv[0] = "htrbatch"; from htrbatch.cli import main; main()' "$@"
+    # from a neutral folder: `python -c` puts the current folder first on sys.path
+    (cd "$W" && PYTHONPATH=$src "$PY" -c 'import sys; sys.argv[0] = "htrbatch"; from htrbatch.cli import main; main()' "$@")
 }
 tess_parts() {  # tess_parts lines|pages PSM...: one Tesseract process per list part, at once
     local kind=$1; shift
