@@ -257,7 +257,7 @@ class BeamDecoder:
         *,
         unk_offset: float = -10.0,
         workers: int = 1,
-        token_min_logp: float = -4.0,
+        token_min_logp: float = -5.0,
         beam_prune_logp: float = -10.0,
     ) -> None:
         from pyctcdecode.alphabet import Alphabet
@@ -613,12 +613,13 @@ class DecodeOptions:
     workers: int = 1
     unk_offset: float = -10.0
     punctuation: str = "attach"  # measured on testset_v renderings: docs/benchmarks.md
-    # beam pruning: characters scoring below token_min_logp in a frame are not tried (the
-    # frame's best always is); beams below the best by beam_prune_logp are dropped.
-    # token_min_logp -4 (pyctcdecode's default -5): beam + LM decoding 1.25-1.5x faster at the
-    # same CER on 300 and 600 testset_v lines (docs/benchmarks.md "Speed against Tesseract").
-    token_min_logp: float = -4.0
-    beam_prune_logp: float = -10.0  # pyctcdecode's default; -6 cost CER
+    # beam pruning (pyctcdecode's defaults): characters scoring below token_min_logp in a
+    # frame are not tried (the frame's best always is); beams below the best by
+    # beam_prune_logp are dropped. -4 decoded 1.25-1.5x faster at the same line CER but cost
+    # 0.15 pt CER / 1.2 pt WER on 24 pages; -6 for beam_prune_logp cost CER
+    # (docs/benchmarks.md "Speed against Tesseract").
+    token_min_logp: float = -5.0
+    beam_prune_logp: float = -10.0
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
