@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from htrbatch.assets import default_model_path
+from htrbatch.assets import model_file
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
@@ -85,7 +85,7 @@ DEFAULT_WORKERS = default_workers()
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    model: str = "default"  # "default" = the shipped model, else a checkpoint path
+    model: str = "default"  # a shipped model's name (assets.SHIPPED_MODELS) or a checkpoint path
     device: str = "auto"  # auto | cpu | cuda
     batch_size: int = 32
     segment: SegmentOptions = field(default_factory=SegmentOptions)
@@ -115,7 +115,7 @@ class TranscribeOptions:
 
 
 def model_path(model: str) -> Path:
-    return default_model_path() if model == "default" else Path(model)
+    return model_file(model)
 
 
 class Recognizer:
@@ -143,7 +143,7 @@ class Recognizer:
         self.precision_note = chosen.note
         self.loaded: LoadedModel = load_checkpoint(model_path(model), self.device)
         self.charset = self.loaded.charset
-        self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank)
+        self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank, model=model)
 
     @property
     def height(self) -> int:
