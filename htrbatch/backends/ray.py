@@ -43,17 +43,26 @@ from htrbatch.pipeline import (
 )
 from htrbatch.segment import SegmentOptions
 
-# Test hook: with this set to a file path, the first recogniser actor to reach its second group
-# while the file does not exist creates it and exits (os._exit), once: a worker dying mid-run.
+# Test hook: with this set to a path P, the first page task exits (os._exit) after creating
+# P.page, and the first recogniser actor to reach its second group after creating P.actor: each
+# once (while its file does not exist), workers dying mid-run.
 DIE_ONCE_ENV = "HTRBATCH_RAY_TEST_DIE_ONCE"
 PAGE_RETRIES = 3  # a page task whose worker process dies is run again this many times
 ACTOR_TASK_RETRIES = 3  # a group whose actor dies is sent to the restarted actor this many times
+
+
+def _die_once(kind: str) -> None:
+    marker = os.environ.get(DIE_ONCE_ENV)
+    if marker and not (path := Path(f"{marker}.{kind}")).exists():
+        path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        os._exit(1)
 
 
 def _prepare(
     job: FileJob, segment: SegmentOptions, height: int, dpi: int
 ) -> tuple[int, PreparedFile]:
     cv2.setNumThreads(1)  # one CPU per task; OpenCV's own threads would oversubscribe
+    _die_once("page")
     prepared = prepare_file(job, segment, height, dpi)
     return sum(len(p.lines) for p in prepared.pages), prepared
 
@@ -75,10 +84,8 @@ class _Recogniser:
     def recognise(self, *group: PreparedFile) -> list[FileResult]:
         # Ray resolves the ObjectRef arguments: the prepared files come from the object store.
         self.calls += 1
-        marker = os.environ.get(DIE_ONCE_ENV)
-        if marker and self.calls >= 2 and not Path(marker).exists():
-            Path(marker).write_text(f"{os.getpid()}\n", encoding="utf-8")
-            os._exit(1)
+        if self.calls >= 2:
+            _die_once("actor")
         return self.transcriber.recognise_prepared(group)
 
 
@@ -104,6 +111,7 @@ class RayBackend:
                     f"--ray-address {where}: cannot connect: {exc.__class__.__name__}: {exc}"
                 ) from exc
         self.actors: list[Any] = []
+        self.test_env: dict[str, Any] | None = None  # the test hook's env for tasks and actors
         try:
             self._start_actors(options, backend)
         except BaseException:
@@ -127,7 +135,8 @@ class RayBackend:
         if gpus and options.device != "cpu":
             actor_options["num_gpus"] = min(1.0, gpus / n)  # several actors may share a GPU
         if os.environ.get(DIE_ONCE_ENV):
-            actor_options["runtime_env"] = {"env_vars": {DIE_ONCE_ENV: os.environ[DIE_ONCE_ENV]}}
+            self.test_env = {"env_vars": {DIE_ONCE_ENV: os.environ[DIE_ONCE_ENV]}}
+            actor_options["runtime_env"] = self.test_env
         # the actors run in-process (no page workers of their own): the page tasks do that
         actor_opts = replace(options, workers=0, threads=threads)
         self.actors = [
@@ -160,7 +169,10 @@ class RayBackend:
                 job = next(todo, None)
                 if job is None:
                     return
-                count, prepared = _prepare_task.remote(job, seg, height, dpi)
+                task = _prepare_task
+                if self.test_env is not None:
+                    task = task.options(runtime_env=self.test_env)
+                count, prepared = task.remote(job, seg, height, dpi)
                 pages.append((job, count, prepared))
 
         def send() -> None:
