@@ -45,8 +45,8 @@ from htrbatch.io import expand_inputs
 from htrbatch.outputs import plan_outputs
 from htrbatch.pipeline import FileJob, Recognizer, TranscribeOptions, prepare_file
 
-NODE_CORES = (16,)
-CPU_NODES = (1, 2, 4, 8, 16, 32)
+NODE_CORES = (16,)  # cores per CPU node (assumed)
+CPU_NODES = (1, 2, 4, 8, 16)
 GPUS = (0, 1, 2, 4, 8)
 
 
@@ -161,38 +161,56 @@ def end_to_end(files: list[Path], copies: int, decoder: str) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def scaling_table(m: dict, a: dict) -> list[dict]:
-    """pages/s per (CPU nodes, GPUs) from the measured per-page and per-line costs ``m`` and the
-    assumptions ``a``; ``bound``: the stage that limits it."""
+def scaling_table(m: dict, a: dict, decode_s: float) -> list[dict]:
+    """pages/s per (CPU nodes, GPUs) from the measured per-page and per-line costs ``m``, the
+    decoder's CPU s/line ``decode_s`` and the assumptions ``a``; ``bound``: the stage that
+    limits it.
+
+    No GPU: every stage shares the CPU nodes' cores (actors sized to balance with --ray-actors
+    and --threads), pages/s = cores / core-seconds per page. With M GPUs (one per GPU node):
+    the CPU nodes run page tasks; each GPU node runs ``actors_per_gpu`` recogniser actors (one
+    host core each: the decoding) sharing its GPU, and page tasks on its other host cores."""
     page_s, lpp = m["page_cpu_s"], m["lines_per_page"]
-    rec_s, dec_s = m["recognise_cpu_s_per_line"], m["decode_cpu_s_per_line"]
+    rec_s = m["recognise_cpu_s_per_line"]
+    node, host, k = a["cores_per_cpu_node"], a["host_cores_per_gpu"], a["actors_per_gpu"]
     rows = []
     for n in CPU_NODES:
-        cores = n * a["cores_per_cpu_node"]
         for g in GPUS:
             if g == 0:
-                # every stage on the CPU nodes' cores; actors sized to balance (--ray-actors,
-                # --threads): core-seconds per page divided by the cores
-                per_page = page_s + lpp * (rec_s + dec_s)
-                stages = {"cpu (all stages)": cores / per_page}
+                stages = {"CPU (all stages)": n * node / (page_s + lpp * (rec_s + decode_s))}
             else:
-                actors = g * a["actors_per_gpu"]
                 stages = {
-                    "page tasks (CPU nodes)": cores / page_s,
+                    "page tasks": (n * node + g * (host - k)) / page_s,
                     "GPU recognition": g * a["gpu_lines_per_s"] / lpp,
-                    "decode in actors": actors / (lpp * dec_s),
+                    "decoding in actors": g * k / (lpp * decode_s),
                 }
             bound = min(stages, key=stages.get)
             rows.append(
                 {
                     "cpu_nodes": n,
                     "gpus": g,
-                    "pages_per_s": round(stages[bound], 2),
+                    "pages_per_s": round(stages[bound], 1),
                     "bound": bound,
-                    "stages_pages_per_s": {k: round(v, 2) for k, v in stages.items()},
+                    "stages_pages_per_s": {k: round(v, 1) for k, v in stages.items()},
                 }
             )
     return rows
+
+
+def tables(measured: dict, assumptions: dict) -> dict:
+    return {
+        "beam_lm": scaling_table(measured, assumptions, measured["decode_cpu_s_per_line"]),
+        "greedy": scaling_table(measured, assumptions, measured["decode_greedy_cpu_s_per_line"]),
+    }
+
+
+ASSUMPTION_NOTE = (
+    "not measured: no GPU and no multi-node cluster here. gpu_lines_per_s is a guess for this "
+    "CRNN in fp16 on one data-centre GPU; each GPU node has host_cores_per_gpu cores, "
+    "actors_per_gpu of them running recogniser actors (--ray-actors = actors_per_gpu * GPUs, "
+    "each decoding on its core), the rest page tasks; page tasks and decoding assumed to scale "
+    "linearly with cores (no network, filesystem or scheduler limit)"
+)
 
 
 def main() -> None:
@@ -202,11 +220,30 @@ def main() -> None:
     ap.add_argument("--e2e-copies", type=int, default=4)
     ap.add_argument("--e2e-decoder", default="beam")
     ap.add_argument("--gpu-lines-per-s", type=float, default=2000.0, help="ASSUMED, see doc")
-    ap.add_argument("--actors-per-gpu", type=int, default=4, help="ASSUMED: --ray-actors / GPUs")
+    ap.add_argument("--actors-per-gpu", type=int, default=8, help="ASSUMED: --ray-actors / GPUs")
+    ap.add_argument("--host-cores-per-gpu", type=int, default=16, help="ASSUMED")
     ap.add_argument("--cores-per-cpu-node", type=int, default=NODE_CORES[0])
+    ap.add_argument(
+        "--table-only",
+        action="store_true",
+        help="recompute the table of --out from its measured figures with these assumptions",
+    )
     ap.add_argument("--note", default="")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ray-scaling.json"))
     args = ap.parse_args()
+    assumptions = {
+        "cores_per_cpu_node": args.cores_per_cpu_node,
+        "gpu_lines_per_s": args.gpu_lines_per_s,
+        "host_cores_per_gpu": args.host_cores_per_gpu,
+        "actors_per_gpu": args.actors_per_gpu,
+        "note": ASSUMPTION_NOTE,
+    }
+    if args.table_only:
+        report = json.loads(args.out.read_text("utf-8"))
+        report["assumptions"] = assumptions
+        report["table"] = tables(report["measured"], assumptions)
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        return
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -230,15 +267,6 @@ def main() -> None:
         "decode_cpu_s_per_line": dec["beam_lm"]["cpu_s_per_line"],
         "decode_greedy_cpu_s_per_line": dec["greedy"]["cpu_s_per_line"],
     }
-    assumptions = {
-        "cores_per_cpu_node": args.cores_per_cpu_node,
-        "gpu_lines_per_s": args.gpu_lines_per_s,
-        "actors_per_gpu": args.actors_per_gpu,
-        "note": "not measured: no GPU and no multi-node cluster here. gpu_lines_per_s is a "
-        "guess for this CRNN in fp16 on one data-centre GPU; actors_per_gpu: --ray-actors = "
-        "actors_per_gpu * GPUs, each actor decoding on one CPU core of the GPU node; page tasks "
-        "and decoding assumed to scale linearly with cores (no network or scheduler limit)",
-    }
     report = {
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": {
@@ -253,7 +281,7 @@ def main() -> None:
         "recognise": {k: round(v, 5) for k, v in recog.items()},
         "decode": {k: {kk: round(vv, 5) for kk, vv in v.items()} for k, v in dec.items()},
         "assumptions": assumptions,
-        "table": scaling_table(measured, assumptions),
+        "table": tables(measured, assumptions),
     }
     if args.e2e_copies:
         report["end_to_end"] = end_to_end(files, args.e2e_copies, args.e2e_decoder)
