@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from htrbatch.backends import BackendOptions, open_backend
 from htrbatch.cli import app
+from htrbatch.pipeline import TranscribeOptions
 
 ray = pytest.importorskip("ray")
 
@@ -139,3 +142,11 @@ def test_ray_option_conflicts_and_missing_ray(
     res = runner.invoke(app, ["transcribe", page, "--out", out, "--backend", "ray"])
     assert res.exit_code == 2 and "pip install 'htrbatch[ray]'" in _flat(res.stderr)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_actors_get_a_gpu_and_run_fp16(cluster: object) -> None:
+    with open_backend(TranscribeOptions(), BackendOptions("ray")) as backend:
+        assert (backend.device, backend.precision) == ("cuda", "fp16")
+        assert len(backend.actors) == int(ray.cluster_resources()["GPU"])
