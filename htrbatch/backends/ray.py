@@ -77,9 +77,17 @@ class _Recogniser:
         self.transcriber = Transcriber(options)
         self.calls = 0
 
-    def info(self) -> tuple[int, str | None, str, str]:
+    def info(self) -> tuple[int, int, str | None, str, str]:
+        """What the driver needs: line height, lines per group, precision note, device,
+        precision."""
         rec = self.transcriber.recognizer
-        return rec.height, rec.precision_note, str(rec.device), rec.precision
+        return (
+            rec.height,
+            self.transcriber.group_lines,
+            rec.precision_note,
+            str(rec.device),
+            rec.precision,
+        )
 
     def recognise(self, *group: PreparedFile) -> list[FileResult]:
         # Ray resolves the ObjectRef arguments: the prepared files come from the object store.
@@ -146,9 +154,8 @@ class RayBackend:
             infos = ray.get([a.info.remote() for a in self.actors])
         except RayError as exc:
             raise OptionsError(f"--backend ray: a recogniser actor failed to start: {exc}") from exc
-        self.height, self.precision_note, self.device, self.precision = infos[0]
+        self.height, self.group_lines, self.precision_note, self.device, self.precision = infos[0]
         self.options = options
-        self.group_lines = 4 * options.batch_size  # as Transcriber.group_lines
         self.window = max(4, 2 * cpus)  # page tasks submitted and not yet grouped
         self.in_flight = 2 * n  # groups sent to actors and not yet collected
 
