@@ -134,7 +134,7 @@ def transcribe(
         BackendOptions.name,
         "--backend",
         help=f"{'|'.join(BACKENDS)}. ray: page tasks and recogniser actors on a Ray cluster "
-        "(pip install 'htrbatch[ray]'; inputs readable at the same path on every node, "
+        "(pip install 'htrbatch\\[ray]'; inputs readable at the same path on every node, "
         "outputs written here).",
     ),
     ray_address: str | None = typer.Option(
