@@ -622,7 +622,7 @@ class Transcriber:
         workers = self.options.workers if workers is None else workers
         fn = _PrepareCall(self.options.segment, self.recognizer.height, self.options.dpi)
         window = max(2, workers * self.options.prefetch)
-        group_lines = 4 * self.options.batch_size
+        group_lines = self.group_lines
         group: list[PreparedFile] = []
         n_lines = 0
         for prepared in prepared_stream(jobs, fn, workers, window):
@@ -635,6 +635,20 @@ class Transcriber:
                 release_free_memory()
         if group:
             yield from self._finish(group)
+
+    @property
+    def group_lines(self) -> int:
+        """How many lines :meth:`transcribe_files` recognises together (whole files: a group
+        closes at the first file that brings it to this many). Another backend that groups its
+        prepared files the same way gets the same batches, hence the same results."""
+        return 4 * self.options.batch_size
+
+    def recognise_prepared(self, group: Sequence[PreparedFile]) -> list[FileResult]:
+        """Recognise and decode a group of prepared files in shared batches: one
+        :class:`FileResult` per file, in order (a file prepared with an error comes back
+        failed). What :meth:`transcribe_files` does with each group, for callers that prepare
+        pages elsewhere (the Ray backend's page tasks)."""
+        return list(self._finish(list(group)))
 
     def _finish(self, group: list[PreparedFile]) -> Iterator[FileResult]:
         stats = self.stats
