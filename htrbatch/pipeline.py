@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from htrbatch.assets import model_file
+from htrbatch.assets import SHIPPED_MODELS, model_file
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
@@ -115,7 +115,15 @@ class TranscribeOptions:
 
 
 def model_path(model: str) -> Path:
-    return model_file(model)
+    """The checkpoint ``--model`` names; a bare word that is neither a shipped model's name nor a
+    file is refused naming the shipped models."""
+    path = model_file(model)
+    if not path.exists() and model not in SHIPPED_MODELS and not Path(model).suffix:
+        raise OptionsError(
+            f"--model {model}: neither a shipped model ({', '.join(SHIPPED_MODELS)}) "
+            "nor a checkpoint file"
+        )
+    return path
 
 
 class Recognizer:
