@@ -1,0 +1,213 @@
+"""Archival page cleaning and text blocks (regions) with their reading order.
+
+Archival cleaning (:func:`clean_archival`, on the cleaned page's ink before deskewing) removes
+ink that is not writing: dark scanner borders and page edges (large components touching the
+image border that lie mostly in a band along it, solid or not: a frame is a thin ring), colour
+charts and rulers at the edge (solid components touching the border), punch holes and stamps
+(solid or ring-shaped blobs several text heights across), and isolated specks far from any
+writing (bleed-through and dust, which otherwise stretch line boxes into the margins).
+
+Text blocks (:func:`find_blocks`, on the deskewed analysis map) come from run-length smearing:
+ink is joined across word gaps (``smear_x`` x the text height ``h``) and between the lines of a
+paragraph (``smear_y`` x ``h``); each connected piece of the smeared map is a block, and its
+lines are found inside it (:func:`htrbatch.segment.segment_page`), so an indented address, a
+right-aligned date, a column or a signature neither merges into nor cuts through body lines.
+
+Reading order (:func:`reading_order`), recursive XY cut: blocks are split into bands by rows
+that no block spans (top to bottom), a band into columns by columns that no block spans (left to
+right); a narrow column at the band's side (marginalia: under ``margin_frac`` of the band's width
+beside a wider one) comes after the blocks beside it; blocks that neither cut separates go by
+their top edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from htrbatch.segment.options import SegmentOptions
+from htrbatch.types import BBox
+
+
+@dataclass
+class Block:
+    """A text block on the analysis map."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (x1/y1 exclusive), analysis pixels
+    mask: np.ndarray  # bool (y1 - y0, x1 - x0): the block's smeared area inside its box
+
+
+def union_box(boxes: list[BBox]) -> BBox:
+    """The box around ``boxes`` (x1/y1 exclusive)."""
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _text_height(heights: np.ndarray, areas: np.ndarray) -> float:
+    """Area-weighted median component height (as :func:`~htrbatch.segment.candidates.components`)."""
+    order = np.argsort(heights)
+    cum = np.cumsum(areas[order])
+    return max(2.0, float(heights[order][np.searchsorted(cum, cum[-1] / 2)]))
+
+
+def clean_archival(
+    image: np.ndarray, binary: np.ndarray, band_frac: float = 0.06
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ink of an archival scan that is not writing, removed.
+
+    Args:
+        image: uint8 (H, W) cleaned page.
+        binary: bool (H, W) its ink.
+        band_frac: width of the border band, as a fraction of the shorter side.
+
+    Returns:
+        ``(image, binary, removed)``: the page with removed ink painted to paper (a copy when
+        anything was removed), its ink, and the fraction of the ink removed.
+    """
+    h, w = binary.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return image, binary, 0.0
+    x, y, bw, bh, area = (stats[1:, i].astype(np.int64) for i in range(5))
+    side = min(h, w)
+    band = max(2, int(band_frac * side))
+    inner = np.zeros((h, w), dtype=bool)
+    inner[band : h - band, band : w - band] = True
+    # Ink of each component inside the band along the border.
+    in_band = np.bincount(labels[~inner], minlength=n)[1:]
+    touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    fill = area / np.maximum(bw * bh, 1)
+    big = (bw >= 0.2 * w) | (bh >= 0.2 * h)
+    # Borders and page edges: big, touching the border, mostly inside the band (rings included).
+    frame = touches & big & (in_band >= 0.6 * area)
+    # The text height from the rest (a frame's height is the page's).
+    rest = ~frame & ~big
+    if not rest.any():
+        return image, binary, 0.0
+    h_ref = _text_height(bh[rest].astype(np.float64), area[rest].astype(np.float64))
+    # Edge strips, charts and rulers: touching the border, solid or much longer than text.
+    strip = touches & (in_band >= 0.8 * area) & (
+        (fill >= 0.5) & (np.minimum(bw, bh) >= 1.5 * h_ref)
+        | (np.maximum(bw, bh) >= 6 * h_ref) & (np.minimum(bw, bh) <= 0.5 * h_ref)
+    )
+    # Punch holes and stamps: square-ish blobs several text heights across, solid or a ring.
+    size = np.maximum(bw, bh)
+    squareish = (bw >= 0.7 * bh) & (bh >= 0.7 * bw)
+    blob = squareish & (size >= 2.5 * h_ref) & ((fill >= 0.6) | (fill <= 0.2) & (area > size))
+    near_edge = (x < 0.15 * w) | (x + bw > 0.85 * w) | (y < 0.15 * h) | (y + bh > 0.85 * h)
+    hole = blob & near_edge
+    stamp = (fill >= 0.6) & (np.minimum(bw, bh) >= 3 * h_ref)
+    bad = frame | strip | hole | stamp
+    # Specks far from writing: small components with no larger ink within 1.5 text heights.
+    small = size < 0.35 * h_ref
+    text = ~small & ~bad
+    q = max(1, int(h_ref // 4))  # work on a map shrunk q times: the distance is coarse anyway
+    text_map = np.zeros(((h + q - 1) // q, (w + q - 1) // q), np.uint8)
+    keep_lab = np.concatenate([[False], text])
+    ys, xs = np.nonzero(keep_lab[labels[::q, ::q]])
+    text_map[ys, xs] = 1
+    r = max(1, int(round(1.5 * h_ref / q)))
+    near = cv2.dilate(text_map, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    cyx = np.clip(((y + bh // 2) // q), 0, text_map.shape[0] - 1)
+    cxx = np.clip(((x + bw // 2) // q), 0, text_map.shape[1] - 1)
+    lone = small & (near[cyx, cxx] == 0)
+    bad |= lone
+    if not bad.any():
+        return image, binary, 0.0
+    drop = np.concatenate([[False], bad])[labels]
+    removed = float(area[bad].sum()) / max(1, int(area.sum()))
+    binary = binary & ~drop
+    image = image.copy()
+    image[cv2.dilate(drop.view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
+    return image, binary, removed
+
+
+def find_blocks(ink: np.ndarray, h_ref: float, options: SegmentOptions) -> list[Block] | None:
+    """Text blocks of a deskewed analysis ink map, in reading order.
+
+    Args:
+        ink: bool (h, w) analysis ink.
+        h_ref: typical text height (analysis px).
+
+    Returns:
+        The blocks (specks too small to hold a line left out), or None when there is no ink.
+    """
+    ah, aw = ink.shape
+    if not ink.any():
+        return None
+    kx = max(1, int(round(options.smear_x * h_ref)))
+    ky = max(1, int(round(options.smear_y * h_ref)))
+    u8 = ink.view(np.uint8) if ink.dtype == bool else ink.astype(np.uint8)
+    # Run-length smearing as closings: gaps shorter than the kernel are filled.
+    smear = cv2.morphologyEx(u8, cv2.MORPH_CLOSE, np.ones((1, kx), np.uint8))
+    smear = cv2.morphologyEx(smear, cv2.MORPH_CLOSE, np.ones((ky, 1), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
+    boxes: list[tuple[int, int, int, int]] = []
+    masks: list[np.ndarray] = []
+    ink_count = np.bincount(labels[ink], minlength=n)
+    for i in range(1, n):
+        x, y, bw, bh, _ = (int(v) for v in stats[i])
+        if max(bw, bh) < options.min_block * h_ref or ink_count[i] < 0.2 * h_ref * h_ref:
+            continue
+        boxes.append((x, y, x + bw, y + bh))
+        masks.append(labels[y : y + bh, x : x + bw] == i)
+    if not boxes:
+        return None
+    order = reading_order(boxes, options.margin_frac)
+    return [Block(boxes[i], masks[i]) for i in order]
+
+
+def reading_order(boxes: list[tuple[int, int, int, int]], margin_frac: float = 0.2) -> list[int]:
+    """Indices of ``boxes`` (x0, y0, x1, y1) in reading order (recursive XY cut, see the module
+    docstring): bands top to bottom, columns left to right, marginalia after the blocks beside
+    them."""
+    return _xy_cut(list(range(len(boxes))), boxes, margin_frac)
+
+
+def _groups(idx: list[int], boxes, axis: int) -> list[list[int]]:
+    """``idx`` split at gaps no box spans along ``axis`` (0: x, 1: y), in ascending order."""
+    lo, hi = axis, axis + 2
+    items = sorted(idx, key=lambda i: boxes[i][lo])
+    groups: list[list[int]] = []
+    end = None
+    for i in items:
+        if end is None or boxes[i][lo] >= end:
+            groups.append([i])
+            end = boxes[i][hi]
+        else:
+            groups[-1].append(i)
+            end = max(end, boxes[i][hi])
+    return groups
+
+
+def _xy_cut(idx: list[int], boxes, margin_frac: float) -> list[int]:
+    if len(idx) <= 1:
+        return list(idx)
+    bands = _groups(idx, boxes, 1)
+    if len(bands) > 1:
+        return [i for band in bands for i in _xy_cut(band, boxes, margin_frac)]
+    cols = _groups(idx, boxes, 0)
+    if len(cols) > 1:
+        x0 = min(boxes[i][0] for i in idx)
+        x1 = max(boxes[i][2] for i in idx)
+        width = max(1, x1 - x0)
+
+        def span(col: list[int]) -> int:
+            return max(boxes[i][2] for i in col) - min(boxes[i][0] for i in col)
+
+        widest = max(span(c) for c in cols)
+        side = {0, len(cols) - 1}
+        margins = [
+            k for k, c in enumerate(cols)
+            if k in side and span(c) < margin_frac * width and span(c) < widest
+        ]
+        main = [c for k, c in enumerate(cols) if k not in margins]
+        tail = [cols[k] for k in margins]
+        return [i for col in main + tail for i in _xy_cut(col, boxes, margin_frac)]
+    return sorted(idx, key=lambda i: (boxes[i][1], boxes[i][0]))
