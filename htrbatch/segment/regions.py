@@ -104,6 +104,7 @@ def clean_archival(
     hole = blob & near_edge
     stamp = (fill >= 0.6) & (np.minimum(bw, bh) >= 3 * h_ref)
     bad = frame | strip | hole | stamp
+    streaks = _vertical_streaks(binary, h_ref)
     # Specks far from writing: small components with no larger ink within 1.5 text heights.
     small = size < 0.35 * h_ref
     text = ~small & ~bad
@@ -118,14 +119,54 @@ def clean_archival(
     cxx = np.clip(((x + bw // 2) // q), 0, text_map.shape[1] - 1)
     lone = small & (near[cyx, cxx] == 0)
     bad |= lone
-    if not bad.any():
+    if not bad.any() and streaks is None:
         return image, binary, 0.0
     drop = np.concatenate([[False], bad])[labels]
-    removed = float(area[bad].sum()) / max(1, int(area.sum()))
+    if streaks is not None:
+        drop |= streaks & binary
+    removed = float(drop.sum()) / max(1, int(area.sum()))
     binary = binary & ~drop
     image = image.copy()
     image[cv2.dilate(drop.view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
     return image, binary, removed
+
+
+def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
+    """Thin vertical streaks much taller than text (paper folds, creases, the shadow of a page
+    edge), as a bool (H, W) mask, None when there are none.
+
+    On a map shrunk so that text is about 8 cells tall: ink closed over gaps of 2 text heights
+    vertically, opened by 8 text heights (what stays is ink running down the page, including
+    whole paragraphs), then only the parts narrower than half a text height are kept."""
+    h, w = binary.shape
+    q = max(1, int(h_ref // 8))
+    sh, sw = (h + q - 1) // q, (w + q - 1) // q
+    small = cv2.resize(binary.view(np.uint8) * np.uint8(255), (sw, sh), interpolation=cv2.INTER_AREA)
+    ink = (small > 20).astype(np.uint8)
+    hq = h_ref / q
+    ink = cv2.dilate(ink, np.ones((1, 3), np.uint8))  # a slanted or ragged streak stays connected
+    tall = max(3, int(round(8 * hq)))
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((max(3, int(round(2 * hq))), 1), np.uint8))
+    run = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
+    if not run.any():
+        return None
+    wide = max(2, int(round(1.2 * hq)))
+    broad = cv2.morphologyEx(run, cv2.MORPH_OPEN, np.ones((1, wide), np.uint8))
+    thin = ((run > 0) & (broad == 0)).view(np.uint8)
+    # Only thin pieces that are themselves tall: not the narrow bridges inside closed text.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
+    long = np.concatenate([[False], stats[1:, cv2.CC_STAT_HEIGHT] >= tall])
+    if not long.any():
+        return None
+    thin = cv2.dilate(long[labels].view(np.uint8), np.ones((3, 5), np.uint8))
+    # Where a streak crosses writing, the writing stays: only its lone stretches go.
+    other = ink & (1 - thin)
+    reach = max(3, int(round(4 * hq)) | 1)
+    near_text = cv2.dilate(other, np.ones((max(3, int(round(hq)) | 1), reach), np.uint8))
+    thin = thin & (1 - near_text)
+    if not thin.any():
+        return None
+    return cv2.resize(thin, (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def find_blocks(ink: np.ndarray, h_ref: float, options: SegmentOptions) -> list[Block] | None:
