@@ -71,7 +71,7 @@ class SegmentOptions:
     holes, stamps and colour charts at the edge are not text."""
     smear_x: float = 2.5
     """regions: ink is joined across horizontal gaps up to this wide (x h) into blocks."""
-    smear_y: float = 1.2
+    smear_y: float = 3.0
     """regions: ink is joined across vertical gaps up to this tall (x h) into blocks."""
     min_block: float = 1.0
     """regions: a block must be at least this large (x h) on its longer side."""

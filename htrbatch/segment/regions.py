@@ -189,19 +189,57 @@ def find_blocks(ink: np.ndarray, h_ref: float, options: SegmentOptions) -> list[
     smear = cv2.morphologyEx(u8, cv2.MORPH_CLOSE, np.ones((1, kx), np.uint8))
     smear = cv2.morphologyEx(smear, cv2.MORPH_CLOSE, np.ones((ky, 1), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
-    boxes: list[tuple[int, int, int, int]] = []
-    masks: list[np.ndarray] = []
+    keep = []
     ink_count = np.bincount(labels[ink], minlength=n)
     for i in range(1, n):
         x, y, bw, bh, _ = (int(v) for v in stats[i])
-        if max(bw, bh) < options.min_block * h_ref or ink_count[i] < 0.2 * h_ref * h_ref:
-            continue
-        boxes.append((x, y, x + bw, y + bh))
-        masks.append(labels[y : y + bh, x : x + bw] == i)
-    if not boxes:
+        if max(bw, bh) >= options.min_block * h_ref and ink_count[i] >= 0.2 * h_ref * h_ref:
+            keep.append(i)
+    if not keep:
         return None
+    groups = _join_rows([tuple(int(v) for v in stats[i, :4]) for i in keep], h_ref)
+    boxes: list[tuple[int, int, int, int]] = []
+    masks: list[np.ndarray] = []
+    for group in groups:
+        ids = [keep[k] for k in group]
+        x0 = min(int(stats[i, 0]) for i in ids)
+        y0 = min(int(stats[i, 1]) for i in ids)
+        x1 = max(int(stats[i, 0] + stats[i, 2]) for i in ids)
+        y1 = max(int(stats[i, 1] + stats[i, 3]) for i in ids)
+        boxes.append((x0, y0, x1, y1))
+        masks.append(np.isin(labels[y0:y1, x0:x1], ids))
     order = reading_order(boxes, options.margin_frac)
     return [Block(boxes[i], masks[i]) for i in order]
+
+
+def _join_rows(stats: list[tuple[int, int, int, int]], h_ref: float) -> list[list[int]]:
+    """Pieces (x, y, w, h) that share their rows joined into blocks (index groups): words of one
+    line far apart, a line beside a paragraph it belongs to. Two pieces join when their rows
+    overlap by at least half the shorter one's height, unless both are several lines tall
+    (columns, a paragraph with its marginal note)."""
+    n = len(stats)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a in range(n):
+        ya0, ya1 = stats[a][1], stats[a][1] + stats[a][3]
+        for b in range(a + 1, n):
+            yb0, yb1 = stats[b][1], stats[b][1] + stats[b][3]
+            overlap = min(ya1, yb1) - max(ya0, yb0)
+            if overlap < 0.5 * min(stats[a][3], stats[b][3]):
+                continue
+            if min(stats[a][3], stats[b][3]) >= 3 * h_ref:
+                continue
+            parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
 
 
 def reading_order(boxes: list[tuple[int, int, int, int]], margin_frac: float = 0.2) -> list[int]:
