@@ -46,9 +46,21 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         options: see :class:`SegmentOptions`.
 
     Returns:
-        :class:`Segmentation` with lines sorted top to bottom; no lines on a blank page.
+        :class:`Segmentation` with lines in reading order (with ``options.regions``: block by
+        block in the blocks' reading order, :mod:`~htrbatch.segment.regions`; top to bottom
+        within a block), each with its box and polygon; ``regions`` in reading order (``[]`` on
+        a blank page; None without ``options.regions``); no lines on a blank page.
     """
     options = options or SegmentOptions()
+    seg = _segment(gray, options)
+    if options.regions and seg.regions is None:
+        # Every page has its regions: one block holding all its lines, or none on a blank page.
+        members = list(range(len(seg.lines)))
+        seg.regions = [RegionResult(union_box([ln.bbox for ln in seg.lines]), members)] if members else []
+    return seg
+
+
+def _segment(gray: np.ndarray, options: SegmentOptions) -> Segmentation:
     options.validate()
     gray = _check_gray(gray)
     h, w = gray.shape
@@ -107,10 +119,7 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         if found is None:
             return Segmentation([], skew, "projection")
         out, separators, method = found
-        regions = None
-        if options.regions and out:
-            regions = [RegionResult(union_box([ln.bbox for ln in out]), list(range(len(out))))]
-        return Segmentation(out, float(skew), method, separators, regions)
+        return Segmentation(out, float(skew), method, separators)
 
     out, separators, regions, methods = [], [], [], []
     for block in blocks:

@@ -99,7 +99,9 @@ def clean_archival(
     # Punch holes and stamps: square-ish blobs several text heights across, solid or a ring.
     size = np.maximum(bw, bh)
     squareish = (bw >= 0.7 * bh) & (bh >= 0.7 * bw)
-    blob = squareish & (size >= 2.5 * h_ref) & ((fill >= 0.6) | (fill <= 0.2) & (area > size))
+    solid_blob = (size >= 1.2 * h_ref) & (fill >= 0.6)  # writing fills well under half its box
+    ring = (size >= 2.5 * h_ref) & (fill <= 0.2) & (area > size)
+    blob = squareish & (solid_blob | ring)
     near_edge = (x < 0.15 * w) | (x + bw > 0.85 * w) | (y < 0.15 * h) | (y + bh > 0.85 * h)
     hole = blob & near_edge
     stamp = (fill >= 0.6) & (np.minimum(bw, bh) >= 3 * h_ref)
@@ -214,9 +216,9 @@ def find_blocks(ink: np.ndarray, h_ref: float, options: SegmentOptions) -> list[
 
 def _join_rows(stats: list[tuple[int, int, int, int]], h_ref: float) -> list[list[int]]:
     """Pieces (x, y, w, h) that share their rows joined into blocks (index groups): words of one
-    line far apart, a line beside a paragraph it belongs to. Two pieces join when their rows
-    overlap by at least half the shorter one's height, unless both are several lines tall
-    (columns, a paragraph with its marginal note)."""
+    line far apart or slanted, a line beside a paragraph it belongs to: two pieces join when
+    their rows overlap, unless both are several lines tall (4.5 text heights) with a gutter of
+    at least a text height between them (columns and marginal notes stay apart)."""
     n = len(stats)
     parent = list(range(n))
 
@@ -227,15 +229,17 @@ def _join_rows(stats: list[tuple[int, int, int, int]], h_ref: float) -> list[lis
         return i
 
     for a in range(n):
-        ya0, ya1 = stats[a][1], stats[a][1] + stats[a][3]
+        xa0, ya0, wa, ha = stats[a]
         for b in range(a + 1, n):
-            yb0, yb1 = stats[b][1], stats[b][1] + stats[b][3]
-            overlap = min(ya1, yb1) - max(ya0, yb0)
-            if overlap < 0.5 * min(stats[a][3], stats[b][3]):
-                continue
-            if min(stats[a][3], stats[b][3]) >= 3 * h_ref:
-                continue
-            parent[root(a)] = root(b)
+            xb0, yb0, wb, hb = stats[b]
+            overlap = min(ya0 + ha, yb0 + hb) - max(ya0, yb0)
+            gap = max(xa0, xb0) - min(xa0 + wa, xb0 + wb)  # < 0: side by side, overlapping
+            # Pieces sharing rows are one block (words of a line far apart, a slanted line,
+            # stacked paragraphs whose slanted lines interleave), unless both are paragraphs
+            # with a gutter between them (columns, a marginal note beside the text).
+            join = overlap > 0 and not (min(ha, hb) >= 4.5 * h_ref and gap >= h_ref)
+            if join:
+                parent[root(a)] = root(b)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
