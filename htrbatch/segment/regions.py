@@ -3,9 +3,11 @@
 Archival cleaning (:func:`clean_archival`, on the cleaned page's ink before deskewing) removes
 ink that is not writing: dark scanner borders and page edges (large components touching the
 image border that lie mostly in a band along it, solid or not: a frame is a thin ring), colour
-charts and rulers at the edge (solid components touching the border), punch holes and stamps
-(solid or ring-shaped blobs several text heights across), and isolated specks far from any
-writing (bleed-through and dust, which otherwise stretch line boxes into the margins).
+charts and rulers at the edge (solid components touching the border), punch holes (solid
+square-ish blobs near an edge) and stamps (solid blobs several text heights across), thin
+vertical streaks much taller than text where they run alone (paper folds, creases), and isolated
+specks far from any writing (bleed-through and dust, which otherwise stretch line boxes into the
+margins).
 
 Text blocks (:func:`find_blocks`, on the deskewed analysis map) come from run-length smearing:
 ink is joined across word gaps (``smear_x`` x the text height ``h``) and between the lines of a
@@ -96,12 +98,12 @@ def clean_archival(
         (fill >= 0.5) & (np.minimum(bw, bh) >= 1.5 * h_ref)
         | (np.maximum(bw, bh) >= 6 * h_ref) & (np.minimum(bw, bh) <= 0.5 * h_ref)
     )
-    # Punch holes and stamps: square-ish blobs several text heights across, solid or a ring.
+    # Punch holes and stamps: solid square-ish blobs (a hole's light outline is left alone:
+    # it looks like a large letter).
     size = np.maximum(bw, bh)
     squareish = (bw >= 0.7 * bh) & (bh >= 0.7 * bw)
     solid_blob = (size >= 1.2 * h_ref) & (fill >= 0.6)  # writing fills well under half its box
-    ring = (size >= 2.5 * h_ref) & (fill <= 0.2) & (area > size)
-    blob = squareish & (solid_blob | ring)
+    blob = squareish & solid_blob
     near_edge = (x < 0.15 * w) | (x + bw > 0.85 * w) | (y < 0.15 * h) | (y + bh > 0.85 * h)
     hole = blob & near_edge
     stamp = (fill >= 0.6) & (np.minimum(bw, bh) >= 3 * h_ref)
@@ -111,10 +113,12 @@ def clean_archival(
     small = size < 0.35 * h_ref
     text = ~small & ~bad
     q = max(1, int(h_ref // 4))  # work on a map shrunk q times: the distance is coarse anyway
-    text_map = np.zeros(((h + q - 1) // q, (w + q - 1) // q), np.uint8)
     keep_lab = np.concatenate([[False], text])
-    ys, xs = np.nonzero(keep_lab[labels[::q, ::q]])
-    text_map[ys, xs] = 1
+    text_full = _lookup_labels(keep_lab, labels).view(np.uint8) * np.uint8(255)
+    sh, sw = (h + q - 1) // q, (w + q - 1) // q
+    # Area shrinking keeps thin strokes (any ink in a cell counts).
+    text_map = (cv2.resize(text_full, (sw, sh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    del text_full
     r = max(1, int(round(1.5 * h_ref / q)))
     near = cv2.dilate(text_map, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     cyx = np.clip(((y + bh // 2) // q), 0, text_map.shape[0] - 1)
@@ -123,7 +127,7 @@ def clean_archival(
     bad |= lone
     if not bad.any() and streaks is None:
         return image, binary, 0.0
-    drop = np.concatenate([[False], bad])[labels]
+    drop = _lookup_labels(np.concatenate([[False], bad]), labels)
     if streaks is not None:
         drop |= streaks & binary
     removed = float(drop.sum()) / max(1, int(area.sum()))
@@ -169,6 +173,16 @@ def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
     if not thin.any():
         return None
     return cv2.resize(thin, (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _lookup_labels(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``table[labels]`` (bool per label) a band of rows at a time (int64 index copies of a whole
+    page would cost 8 bytes per pixel)."""
+    out = np.empty(labels.shape, dtype=bool)
+    step = max(1, (1 << 20) // max(1, labels.shape[1]))
+    for y in range(0, labels.shape[0], step):
+        out[y : y + step] = table[labels[y : y + step]]
+    return out
 
 
 def find_blocks(ink: np.ndarray, h_ref: float, options: SegmentOptions) -> list[Block] | None:
