@@ -141,9 +141,10 @@ def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
     """Thin vertical streaks much taller than text (paper folds, creases, the shadow of a page
     edge), as a bool (H, W) mask, None when there are none.
 
-    On a map shrunk so that text is about 8 cells tall: ink closed over gaps of 2 text heights
-    vertically, opened by 8 text heights (what stays is ink running down the page, including
-    whole paragraphs), then only the parts narrower than half a text height are kept."""
+    On a map shrunk so that text is about 8 cells tall: ink closed over gaps of half a text
+    height vertically, opened by 3 text heights (what stays is ink running down unbroken), the
+    parts narrower than 1.2 text heights that are 8 text heights tall, where no other ink lies
+    within 2 text heights beside them."""
     h, w = binary.shape
     q = max(1, int(h_ref // 8))
     sh, sw = (h + q - 1) // q, (w + q - 1) // q
@@ -152,14 +153,17 @@ def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
     hq = h_ref / q
     ink = cv2.dilate(ink, np.ones((1, 3), np.uint8))  # a slanted or ragged streak stays connected
     tall = max(3, int(round(8 * hq)))
-    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((max(3, int(round(2 * hq))), 1), np.uint8))
-    run = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
+    # Ink that runs down unbroken (gaps under half a text height bridged) for 3 text heights:
+    # writing does not, except a long stroke; a fold or crease does for much longer.
+    bridge = np.ones((max(3, int(round(0.5 * hq))), 1), np.uint8)
+    closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, bridge)
+    run = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((max(3, int(round(3 * hq))), 1), np.uint8))
     if not run.any():
         return None
     wide = max(2, int(round(1.2 * hq)))
     broad = cv2.morphologyEx(run, cv2.MORPH_OPEN, np.ones((1, wide), np.uint8))
     thin = ((run > 0) & (broad == 0)).view(np.uint8)
-    # Only thin pieces that are themselves tall: not the narrow bridges inside closed text.
+    # Only thin pieces that are themselves tall.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
     long = np.concatenate([[False], stats[1:, cv2.CC_STAT_HEIGHT] >= tall])
     if not long.any():
