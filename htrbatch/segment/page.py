@@ -56,7 +56,9 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     if options.regions and seg.regions is None:
         # Every page has its regions: one block holding all its lines, or none on a blank page.
         members = list(range(len(seg.lines)))
-        seg.regions = [RegionResult(union_box([ln.bbox for ln in seg.lines]), members)] if members else []
+        seg.regions = (
+            [RegionResult(union_box([ln.bbox for ln in seg.lines]), members)] if members else []
+        )
     return seg
 
 
@@ -134,8 +136,15 @@ def _segment(gray: np.ndarray, options: SegmentOptions) -> Segmentation:
         sub_edge = edge[y0:y1, x0:x1]
         sub_rows = (edge_rows[0][x0:x1] - y0, edge_rows[1][x0:x1] - y0)
         found = _block_lines(
-            page, cover[y0:y1, x0:x1] * mask, sub_ink, sub_comps, sub_edge, sub_rows,
-            options, (x0, y0), mask,
+            page,
+            cover[y0:y1, x0:x1] * mask,
+            sub_ink,
+            sub_comps,
+            sub_edge,
+            sub_rows,
+            options,
+            (x0, y0),
+            mask,
         )
         if found is None or not found[0]:
             continue

@@ -52,7 +52,7 @@ def union_box(boxes: list[BBox]) -> BBox:
 
 
 def _text_height(heights: np.ndarray, areas: np.ndarray) -> float:
-    """Area-weighted median component height (as :func:`~htrbatch.segment.candidates.components`)."""
+    """Area-weighted median component height (as in :mod:`~htrbatch.segment.candidates`)."""
     order = np.argsort(heights)
     cum = np.cumsum(areas[order])
     return max(2.0, float(heights[order][np.searchsorted(cum, cum[-1] / 2)]))
@@ -94,9 +94,13 @@ def clean_archival(
         return image, binary, 0.0
     h_ref = _text_height(bh[rest].astype(np.float64), area[rest].astype(np.float64))
     # Edge strips, charts and rulers: touching the border, solid or much longer than text.
-    strip = touches & (in_band >= 0.8 * area) & (
-        (fill >= 0.5) & (np.minimum(bw, bh) >= 1.5 * h_ref)
-        | (np.maximum(bw, bh) >= 6 * h_ref) & (np.minimum(bw, bh) <= 0.5 * h_ref)
+    strip = (
+        touches
+        & (in_band >= 0.8 * area)
+        & (
+            (fill >= 0.5) & (np.minimum(bw, bh) >= 1.5 * h_ref)
+            | (np.maximum(bw, bh) >= 6 * h_ref) & (np.minimum(bw, bh) <= 0.5 * h_ref)
+        )
     )
     # Punch holes and stamps: solid square-ish blobs (a hole's light outline is left alone:
     # it looks like a large letter).
@@ -120,7 +124,9 @@ def clean_archival(
     text_map = (cv2.resize(text_full, (sw, sh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     del text_full
     r = max(1, int(round(1.5 * h_ref / q)))
-    near = cv2.dilate(text_map, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    near = cv2.dilate(
+        text_map, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    )
     cyx = np.clip(((y + bh // 2) // q), 0, text_map.shape[0] - 1)
     cxx = np.clip(((x + bw // 2) // q), 0, text_map.shape[1] - 1)
     lone = small & (near[cyx, cxx] == 0)
@@ -148,7 +154,9 @@ def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
     h, w = binary.shape
     q = max(1, int(h_ref // 8))
     sh, sw = (h + q - 1) // q, (w + q - 1) // q
-    small = cv2.resize(binary.view(np.uint8) * np.uint8(255), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        binary.view(np.uint8) * np.uint8(255), (sw, sh), interpolation=cv2.INTER_AREA
+    )
     ink = (small > 20).astype(np.uint8)
     hq = h_ref / q
     ink = cv2.dilate(ink, np.ones((1, 3), np.uint8))  # a slanted or ragged streak stays connected
@@ -157,7 +165,9 @@ def _vertical_streaks(binary: np.ndarray, h_ref: float) -> np.ndarray | None:
     # writing does not, except a long stroke; a fold or crease does for much longer.
     bridge = np.ones((max(3, int(round(0.5 * hq))), 1), np.uint8)
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, bridge)
-    run = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((max(3, int(round(3 * hq))), 1), np.uint8))
+    run = cv2.morphologyEx(
+        closed, cv2.MORPH_OPEN, np.ones((max(3, int(round(3 * hq))), 1), np.uint8)
+    )
     if not run.any():
         return None
     wide = max(2, int(round(1.2 * hq)))
@@ -305,7 +315,8 @@ def _xy_cut(idx: list[int], boxes, margin_frac: float) -> list[int]:
         widest = max(span(c) for c in cols)
         side = {0, len(cols) - 1}
         margins = [
-            k for k, c in enumerate(cols)
+            k
+            for k, c in enumerate(cols)
             if k in side and span(c) < margin_frac * width and span(c) < widest
         ]
         main = [c for k, c in enumerate(cols) if k not in margins]
