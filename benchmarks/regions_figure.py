@@ -79,7 +79,8 @@ def main() -> None:
     args = ap.parse_args()
     gray = synthetic_letter() if args.page is None else cv2.imread(str(args.page), 0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), side_by_side(gray, args.width))
+    # Photographs of pages: JPEG (quality 80) keeps the figure small; drawn pages: PNG.
+    cv2.imwrite(str(args.out), side_by_side(gray, args.width), [cv2.IMWRITE_JPEG_QUALITY, 80])
     print(f"wrote {args.out}")
 
 
