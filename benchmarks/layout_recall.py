@@ -4,7 +4,8 @@ For every page image with a layout file beside it (``<stem>.xml``), the page goe
 :func:`htrbatch.segment.segment_page` and its line boxes are matched one-to-one to the layout's
 line boxes (the boxes of the TextLine polygons) at IoU >= 0.5. Reported per set and variant:
 line recall and precision, recall of handwritten lines only (ALTO line types, when the set has
-types), pages whose line count is exact, pages whose JSON has ``regions``, seconds per page.
+types), pages whose line count is exact, pages whose JSON has ``regions``, seconds per page,
+and why the missed lines were missed (:func:`classify_misses`).
 
 Variants: ``baseline`` (``SegmentOptions(regions=False, archival=False)``: the page as one
 block, as before regions) and ``new`` (the defaults: archival cleaning + text blocks).
@@ -22,6 +23,7 @@ import os
 import platform
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -97,6 +99,46 @@ def load_pages(folder: Path) -> list[tuple[str, Path, np.ndarray, list[bool]]]:
     return out
 
 
+def classify_misses(truth: np.ndarray, pred: np.ndarray, hit: set[int]) -> Counter:
+    """Why each true line without a match was missed: ``merged`` (the found box that covers most
+    of it also covers more than half of another true line; ``merged-small`` when the missed line
+    is under 0.3 x the page's median line area, mostly interlinear insertions and short words),
+    ``cut`` (several found boxes cover parts of it, none 70 %), ``box-off`` (the best box has
+    IoU 0.3-0.5), ``partial``, or ``none`` (no found box covers 20 % of it)."""
+    why: Counter = Counter()
+    if len(truth) == 0:
+        return why
+    area_t = (truth[:, 2] - truth[:, 0]) * (truth[:, 3] - truth[:, 1])
+    median = float(np.median(area_t))
+    iou = iou_matrix(truth, pred)
+    for t in range(len(truth)):
+        if t in hit:
+            continue
+        if len(pred) == 0:
+            why["none"] += 1
+            continue
+        b = truth[t]
+        ix = np.clip(np.minimum(b[2], pred[:, 2]) - np.maximum(b[0], pred[:, 0]), 0, None)
+        iy = np.clip(np.minimum(b[3], pred[:, 3]) - np.maximum(b[1], pred[:, 1]), 0, None)
+        cover = ix * iy / max(area_t[t], 1.0)  # share of the true box under each found box
+        if cover.max() < 0.2:
+            why["none"] += 1
+            continue
+        p = int(np.argmax(cover))
+        q = pred[p]
+        ix = np.clip(np.minimum(q[2], truth[:, 2]) - np.maximum(q[0], truth[:, 0]), 0, None)
+        iy = np.clip(np.minimum(q[3], truth[:, 3]) - np.maximum(q[1], truth[:, 1]), 0, None)
+        if ((ix * iy / np.maximum(area_t, 1.0)) > 0.5).sum() >= 2:
+            why["merged-small" if area_t[t] < 0.3 * median else "merged"] += 1
+        elif (cover > 0.2).sum() >= 2 and cover.max() < 0.7:
+            why["cut"] += 1
+        elif iou[t, p] >= 0.3:
+            why["box-off"] += 1
+        else:
+            why["partial"] += 1
+    return why
+
+
 def draw_page(gray, truth, pred, pairs, seg, path: Path) -> None:
     """Truth boxes missed in red, matched in green; found boxes in blue; regions in orange."""
     out = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -117,6 +159,7 @@ def evaluate(pages, options: SegmentOptions, draw: Path | None) -> dict:
     n = exact = t_all = p_all = m_all = t_hand = m_hand = with_regions = 0
     seconds = 0.0
     per_page = {}
+    why: Counter = Counter()
     for name, path, truth, hand in pages:
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         t0 = time.perf_counter()
@@ -133,6 +176,7 @@ def evaluate(pages, options: SegmentOptions, draw: Path | None) -> dict:
         t_hand += sum(hand)
         m_hand += sum(hand[t] for t, _ in pairs)
         per_page[name] = [len(pairs), len(truth), len(pred)]
+        why += classify_misses(truth, pred, {t for t, _ in pairs})
         if draw is not None:
             draw.mkdir(parents=True, exist_ok=True)
             draw_page(gray, truth, pred, pairs, seg, draw / (Path(name).stem + ".png"))
@@ -146,6 +190,7 @@ def evaluate(pages, options: SegmentOptions, draw: Path | None) -> dict:
         "count_exact": exact / max(n, 1),
         "pages_with_regions": with_regions / max(n, 1),
         "sec_per_page": seconds / max(n, 1),
+        "missed_why": {k: v / max(t_all, 1) for k, v in why.most_common()},
         "per_page_matched_truth_found": per_page,
     }
 
@@ -178,6 +223,11 @@ def main() -> None:
                 f" {r['recall_iou50']:7.1%} {r['precision_iou50']:7.1%}"
                 f" {r['handwritten_recall_iou50']:7.1%} {r['count_exact']:7.1%}"
                 f" {r['pages_with_regions']:7.0%} {r['sec_per_page']:7.2f}",
+                flush=True,
+            )
+            print(
+                "  missed lines, why (share of all lines): "
+                + ", ".join(f"{k} {v:.1%}" for k, v in r["missed_why"].items()),
                 flush=True,
             )
     payload = {
