@@ -86,7 +86,7 @@ def load_set(folder: Path) -> list[tuple[str, Path, np.ndarray, str]]:
     return out
 
 
-def evaluate(pages, method: str) -> dict:
+def evaluate(pages, method: str, extra: dict | None = None) -> dict:
     n_pages = exact = truth_total = pred_total = matched = 0
     abs_err = 0.0
     seconds = 0.0
@@ -95,7 +95,7 @@ def evaluate(pages, method: str) -> dict:
     for name, path, truth, style in pages:
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         t0 = time.perf_counter()
-        seg = segment_page(gray, SegmentOptions(method=method))
+        seg = segment_page(gray, SegmentOptions(method=method, **(extra or {})))
         seconds += time.perf_counter() - t0
         pred = np.array([ln.bbox for ln in seg.lines], dtype=np.float64).reshape(-1, 4)
         ok = len(pred) == len(truth)
@@ -154,6 +154,11 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=48, help="synthetic pages (0: none)")
     ap.add_argument("--lines", type=int, default=60, help="synthetic line images (0: none)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--no-regions",
+        action="store_true",
+        help="SegmentOptions(regions=False, archival=False): the page as one block",
+    )
     ap.add_argument("--work", type=Path, default=None, help="where generated pages go")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "segment.json")
     args = ap.parse_args()
@@ -171,7 +176,8 @@ def main() -> None:
             pages = load_set(folder)
             results[label] = {}
             for method in methods:
-                r = evaluate(pages, method)
+                extra = {"regions": False, "archival": False} if args.no_regions else {}
+                r = evaluate(pages, method, extra)
                 results[label][method] = r
                 print(
                     f"{label[:40]:40s} {method:10s} {r['pages']:5d} {r['count_exact']:7.1%}"

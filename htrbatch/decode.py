@@ -659,31 +659,34 @@ class DecodeOptions:
                         "it only applies to --decoder beam"
                     )
 
-    def lm_path(self) -> Path | None:
-        """The LM file these options select (not checked for existence), or None."""
+    def lm_path(self, model: str = "default") -> Path | None:
+        """The LM file these options select for ``model`` (a shipped model's name or a checkpoint
+        path; ``lm="default"`` is that model's own shipped LM), not checked for existence, or
+        None."""
         if self.decoder == "greedy" or self.lm == "none":
             return None
         if self.lm == "default":
-            from htrbatch.assets import default_lm_path
+            from htrbatch.assets import model_lm_path
 
-            return default_lm_path()
+            return model_lm_path(model)
         return Path(self.lm).expanduser()
 
 
-def build_decoder(options: DecodeOptions, labels: Sequence[str], blank: int = 0) -> Decoder:
-    """The decoder ``options`` describe for a recogniser with charset ``labels``."""
-    lm_path = options.lm_path()
+def build_decoder(
+    options: DecodeOptions, labels: Sequence[str], blank: int = 0, *, model: str = "default"
+) -> Decoder:
+    """The decoder ``options`` describe for a recogniser with charset ``labels``; ``model`` (a
+    shipped model's name or a checkpoint path) picks what ``--lm default`` means."""
+    lm_path = options.lm_path(model)
     unigrams: list[str] | None = None
     if lm_path is not None:
         if not lm_path.is_file():
             hint = " (use --lm none to decode without one)" if options.lm == "default" else ""
             raise LanguageModelError(f"{lm_path}: language model file not found{hint}")
         if options.lm == "default":
-            from htrbatch.assets import default_unigrams_path
-
-            unigrams_file = default_unigrams_path()
+            unigrams_file = unigrams_path_for(lm_path)
             if not unigrams_file.is_file():
-                raise LanguageModelError(f"{unigrams_file}: unigram list of the default LM missing")
+                raise LanguageModelError(f"{unigrams_file}: unigram list of the shipped LM missing")
             unigrams = read_unigrams(unigrams_file)
     decoder: Decoder
     if options.decoder == "greedy":

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from htrbatch.assets import default_model_path
+from htrbatch.assets import SHIPPED_MODELS, model_file
 from htrbatch.data.parallel import opencv_threads_paused
 from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
 from htrbatch.errors import InputError, OptionsError
@@ -86,7 +86,7 @@ DEFAULT_WORKERS = default_workers()
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    model: str = "default"  # "default" = the shipped model, else a checkpoint path
+    model: str = "default"  # a shipped model's name (assets.SHIPPED_MODELS) or a checkpoint path
     device: str = "auto"  # auto | cpu | cuda
     batch_size: int = 32
     segment: SegmentOptions = field(default_factory=SegmentOptions)
@@ -125,7 +125,15 @@ class TranscribeOptions:
 
 
 def model_path(model: str) -> Path:
-    return default_model_path() if model == "default" else Path(model)
+    """The checkpoint ``--model`` names; a bare word that is neither a shipped model's name nor a
+    file is refused naming the shipped models."""
+    path = model_file(model)
+    if not path.exists() and model not in SHIPPED_MODELS and not Path(model).suffix:
+        raise OptionsError(
+            f"--model {model}: neither a shipped model ({', '.join(SHIPPED_MODELS)}) "
+            "nor a checkpoint file"
+        )
+    return path
 
 
 class Recognizer:
@@ -162,7 +170,7 @@ class Recognizer:
                 raise OptionsError(f"--quantize {quantize} runs on the CPU only, not on {device}")
             self.loaded.model = quantize_model(self.loaded.model, quantize)
         self.charset = self.loaded.charset
-        self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank)
+        self.decoder = build_decoder(decode, self.charset.labels, self.charset.blank, model=model)
 
     @property
     def height(self) -> int:
@@ -642,7 +650,7 @@ class Transcriber:
         workers = self.options.workers if workers is None else workers
         fn = _PrepareCall(self.options.segment, self.recognizer.height, self.options.dpi)
         window = max(2, workers * self.options.prefetch)
-        group_lines = 4 * self.options.batch_size
+        group_lines = self.group_lines
         group: list[PreparedFile] = []
         n_lines = 0
         # Decoding of one group (Python, in a thread) overlaps the recognition of the next
@@ -667,6 +675,22 @@ class Transcriber:
                 pending = started
             if pending is not None:
                 yield from self._finish(*pending)
+
+    @property
+    def group_lines(self) -> int:
+        """How many lines :meth:`transcribe_files` recognises together (whole files: a group
+        closes at the first file that brings it to this many). Another backend that groups its
+        prepared files the same way gets the same batches, hence the same results."""
+        return 4 * self.options.batch_size
+
+    def recognise_prepared(self, group: Sequence[PreparedFile]) -> list[FileResult]:
+        """Recognise and decode a group of prepared files in shared batches: one
+        :class:`FileResult` per file, in order (a file prepared with an error comes back
+        failed). What :meth:`transcribe_files` does with each group, for callers that prepare
+        pages elsewhere (the Ray backend's page tasks)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="htrbatch-decode") as decoding:
+            group = list(group)
+            return list(self._finish(group, self._recognise(group, decoding)))
 
     def _recognise(self, group: list[PreparedFile], decoding: ThreadPoolExecutor) -> Future:
         """Recognise a group's lines here and start decoding them in ``decoding``: a future of

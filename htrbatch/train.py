@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from htrbatch.assets import default_model_path
+from htrbatch.assets import model_file
 from htrbatch.data.augment import AugmentOptions, augment_line
 from htrbatch.data.datasets import Sample, scan_dataset
 from htrbatch.data.layout_lines import LayoutPage, LayoutScan, iter_layout_lines
@@ -86,8 +86,9 @@ SCHEDULE_FIELDS = ("lr", "warmup_steps", "patience")
 
 
 def init_path(init: str) -> Path:
-    """The checkpoint ``--init`` names: ``"default"`` is the shipped model."""
-    return default_model_path() if init == "default" else Path(init)
+    """The checkpoint ``--init`` names: a shipped model's name (``"default"``, ``"hooker"``) or a
+    path."""
+    return model_file(init)
 
 
 @dataclass

@@ -128,10 +128,12 @@ def test_transcribe_xml_segmenter_cli(tmp_path: Path, tiny_checkpoint: Path) -> 
     assert [ln["id"] for ln in q["lines"]] == ["a2", "a3"]
     assert [ln["id"] for ln in json.loads((hand / "p.json").read_text("utf-8"))["lines"]] == []
 
-    # Other segmenters leave regions, ids and polygons out.
+    # Other segmenters find their own blocks and outlines: regions and polygons without ids.
     res = runner.invoke(app, [*base[:3], "auto", *base[4:], "--out", str(tmp_path / "auto")])
     auto = json.loads((tmp_path / "auto" / "p.json").read_text("utf-8"))
-    assert "regions" not in auto and all("id" not in ln for ln in auto["lines"])
+    assert auto["regions"] and all("id" not in r for r in auto["regions"])
+    assert sorted(i for r in auto["regions"] for i in r["lines"]) == list(range(len(auto["lines"])))
+    assert all("id" not in ln and len(ln["polygon"]) >= 4 for ln in auto["lines"])
     res = runner.invoke(app, [*base[:3], "auto", "--line-type", "x", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "--segmenter xml" in res.output
 

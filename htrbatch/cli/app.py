@@ -103,7 +103,7 @@ def root(
 
 def fail(message: str, code: int = 2) -> None:
     """One-line error on stderr and exit: bad options or paths are usage errors (2)."""
-    err_console.print(f"[red]error[/]: {message}", highlight=False)
+    err_console.print(f"[red]error[/]: {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -11,7 +11,12 @@ from htrbatch.pipeline import PRECISIONS, TranscribeOptions
 from htrbatch.segment import SegmentOptions
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", help="Checkpoint path, or 'default' for the shipped model.")
+    str,
+    typer.Option(
+        "--model",
+        help="Checkpoint path, or a shipped model: 'default' (general) or 'hooker' (19th-century "
+        "English cursive, fine-tuned on Joseph Hooker's letters; see README).",
+    ),
 ]
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto|cpu|cuda (auto uses CUDA when present).")

@@ -74,7 +74,8 @@ def train_command(
     init: str = typer.Option(
         _D.init,
         "--init",
-        help="Fine-tune: start from this checkpoint's weights ('default' = the shipped model), "
+        help="Fine-tune: start from this checkpoint's weights ('default' = the shipped model, "
+        "'hooker' = the shipped Hooker model), "
         "with the fine-tuning learning rate, warm-up and patience unless given.",
     ),
     extend_charset: bool = typer.Option(

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from htrbatch.backends import BACKENDS, BackendOptions, open_backend
 from htrbatch.cli.app import app, err_console, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
@@ -27,11 +28,11 @@ from htrbatch.cli.options import (
     decode_options,
     transcribe_options,
 )
-from htrbatch.errors import HtrError
+from htrbatch.errors import HtrError, OptionsError
 from htrbatch.formats import FORMATS, Serializer, serializers
 from htrbatch.io import expand_inputs, write_atomic
 from htrbatch.outputs import plan_outputs
-from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber
+from htrbatch.pipeline import FileJob, TranscribeOptions
 from htrbatch.runtime import PRECISIONS
 from htrbatch.segment import SegmentOptions
 from htrbatch.types import PageResult
@@ -108,12 +109,14 @@ def transcribe(
     debug_dir: Path | None = typer.Option(
         None, "--debug-dir", help="Write a picture of each page with its lines drawn."
     ),
-    workers: int = typer.Option(
-        TranscribeOptions.workers,
+    workers: int | None = typer.Option(
+        None,
         "--workers",
         min=0,
+        show_default=False,
         help="Processes that read and segment pages while the model runs (0 = in-process; "
-        "the default is one per core beyond the first, at most 4).",
+        f"the default is one per core beyond the first, at most 4: here "
+        f"{TranscribeOptions.workers}). Local backend only.",
     ),
     precision: str = typer.Option(
         TranscribeOptions.precision,
@@ -125,7 +128,27 @@ def transcribe(
         TranscribeOptions.threads,
         "--threads",
         min=0,
-        help="Torch threads for the recogniser (0 = the cores the workers leave free).",
+        help="Torch threads for the recogniser (0 = the cores the workers leave free; with "
+        "--backend ray: per actor, 0 = 1, and the CPUs each actor holds).",
+    ),
+    backend: str = typer.Option(
+        BackendOptions.name,
+        "--backend",
+        help=f"{'|'.join(BACKENDS)}. ray: page tasks and recogniser actors on a Ray cluster "
+        "(pip install 'htrbatch\\[ray]'; inputs readable at the same path on every node, "
+        "outputs written here).",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="With --backend ray: auto (the cluster running on this machine), HOST:PORT (a "
+        "cluster's head) or ray://HOST:10001; default: RAY_ADDRESS, else a Ray started here.",
+    ),
+    ray_actors: int = typer.Option(
+        BackendOptions.actors,
+        "--ray-actors",
+        min=0,
+        help="With --backend ray: recogniser actors (0 = one per GPU of the cluster, else 1).",
     ),
     quantize: QuantizeOpt = TranscribeOptions.quantize,
 ) -> None:
@@ -146,6 +169,13 @@ def transcribe(
     page_formats = [s for s in chosen if not s.per_document]
     doc_formats = [s for s in chosen if s.per_document]
     try:
+        run_on = BackendOptions(backend, ray_address, ray_actors)
+        run_on.validate()
+        if backend == "ray" and workers is not None:
+            raise OptionsError(
+                f"--workers {workers} with --backend ray: pages are read by Ray tasks, one CPU "
+                "each; leave --workers out"
+            )
         options = transcribe_options(
             model=model,
             device=device,
@@ -163,15 +193,15 @@ def transcribe(
             ),
             precision=precision,
             threads=threads,
-            workers=workers,
             quantize=quantize,
             dpi=dpi,
+            **({} if workers is None else {"workers": workers}),
         )
         options.segment.validate()
         files, errors = expand_inputs(inputs, sys.stdin)
         names = plan_outputs(files)  # refuses inputs that would share an output, before work
-        transcriber = Transcriber(options)
-        note(transcriber.recognizer.precision_note)
+        runner = open_backend(options, run_on)
+        note(runner.precision_note)
     except HtrError as exc:
         fail(str(exc))
     for exc in errors:
@@ -185,15 +215,18 @@ def transcribe(
     entries = [(n, None if overwrite else n.finished_pages(out, fmt_list)) for n in names]
     jobs = [FileJob(n.source, debug_dir, n) for n, done in entries if done is None]
     # Results arrive in job order while worker processes prepare the files further ahead.
-    results = transcriber.transcribe_files(jobs)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
+    results = runner.transcribe_files(jobs)
+    with (
+        runner,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("transcribing", total=len(files))
         for name, done in entries:
             if done is not None:

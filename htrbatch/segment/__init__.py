@@ -1,7 +1,10 @@
 """Page -> text lines (no torch).
 
-The page is cleaned and its skew estimated (:mod:`htrbatch.preprocess`), rotated so the lines are
-horizontal on average, and analysed on a downscaled ink-coverage map, in four stages:
+The page is cleaned and its skew estimated (:mod:`htrbatch.preprocess`), archival marks that
+are not writing removed and the page divided into text blocks (:mod:`~htrbatch.segment.regions`:
+scanner borders, punch holes, stamps, folds; run-length smearing, XY-cut reading order), rotated
+so the lines are horizontal on average, and analysed on a downscaled ink-coverage map, block by
+block, in four stages:
 
 1. :mod:`~htrbatch.segment.candidates`: line candidates, each a centre curve y(x): profile peaks
    (``projection``, flat curves) or ridges of a local profile linked into curves (``seam`` and
@@ -13,7 +16,7 @@ horizontal on average, and analysed on a downscaled ink-coverage map, in four st
    :mod:`~htrbatch.segment.seams`), or straight cuts where every gap has an ink-free row and
    seams otherwise (``auto``). ``none``: the whole image is one line.
 4. :mod:`~htrbatch.segment.cut`: each line cut out between its separators, trimmed, padded, and
-   its box mapped back to the input.
+   its box and polygon mapped back to the input.
 
 :mod:`~htrbatch.segment.layout` (``xml``) takes the lines of the page's PAGE XML or ALTO file
 instead (:func:`segment_layout`, the file found by :func:`layout_of` from the image's path).

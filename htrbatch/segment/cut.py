@@ -93,7 +93,63 @@ def cut_line(
     by0 = int(np.clip(np.round(mapped[:, 1].min()), 0, h - 1))
     bx1 = int(np.clip(np.round(mapped[:, 0].max()) + 1, bx0 + 1, w))
     by1 = int(np.clip(np.round(mapped[:, 1].max()) + 1, by0 + 1, h))
-    return LineImage(crop, (bx0, by0, bx1, by1))
+    polygon = _outline(cx + x0, first + ya, last + ya, top, bottom, pad, spacing, inv, in_shape)
+    return LineImage(crop, (bx0, by0, bx1, by1), polygon=polygon)
+
+
+def _outline(
+    xs: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    pad: int,
+    spacing: float,
+    inv: np.ndarray,
+    in_shape: tuple[int, int],
+) -> np.ndarray:
+    """A line's outline: its ink's top and bottom per stretch of columns (about half a line
+    pitch wide), padded, kept between its separators, in input pixels.
+
+    Args:
+        xs: ascending columns (rotated page) that hold the line's ink; first, last: the top- and
+            bottom-most ink row in each.
+        top, bottom: (RW,) the separators.
+
+    Returns:
+        float64 (N, 2) polygon (x, y): the upper edge left to right, then the lower edge back.
+    """
+    step = max(4, int(spacing / 2))
+    lo, hi = int(xs[0]), int(xs[-1]) + 1
+    bins = (xs - lo) // step  # window index of each ink column
+    n = int(bins[-1]) + 1
+    up = np.full(n, np.inf)
+    down = np.full(n, -np.inf)
+    np.minimum.at(up, bins, first)
+    np.maximum.at(down, bins, last)
+    has = np.isfinite(up)
+    idx = np.arange(n)
+    up = np.interp(idx, idx[has], up[has])
+    down = np.interp(idx, idx[has], down[has])
+    # Window edges: each window's top/bottom holds from its first to its last column.
+    ex0 = np.clip(lo + idx * step, lo, hi - 1)
+    ex1 = np.clip(lo + (idx + 1) * step - 1, lo, hi - 1)
+    xe = np.stack([ex0, ex1], axis=1).ravel().astype(np.float64)
+    ye_up = np.repeat(up - pad, 2)
+    ye_down = np.repeat(down + pad, 2)
+    xi = xe.astype(int)
+    ye_up = np.maximum(ye_up, top[xi] + 1)
+    ye_down = np.minimum(ye_down, bottom[xi] - 1)
+    xe[0] -= pad
+    xe[-1] += pad
+    px = np.concatenate([xe, xe[::-1]])
+    py = np.concatenate([ye_up, ye_down[::-1]])
+    pts = np.stack([px, py, np.ones_like(px)], axis=1)  # (N, 3) homogeneous
+    mapped = pts @ inv.T  # (N, 3) @ (3, 2) -> (N, 2) input (x, y)
+    h, w = in_shape
+    mapped[:, 0] = np.clip(mapped[:, 0], 0, w - 1)
+    mapped[:, 1] = np.clip(mapped[:, 1], 0, h - 1)
+    return mapped
 
 
 def _trim_columns(col: np.ndarray, cols: np.ndarray, spacing: float) -> tuple[int, int]:

@@ -18,8 +18,9 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
         seg: its result.
 
     Returns:
-        uint8 (H, W, 3) BGR image: separators in orange, line boxes (and polygons, when known) in
-        alternating colours with their 1-based reading-order number.
+        uint8 (H, W, 3) BGR image: text blocks (regions) in teal with their 1-based reading-order
+        number after ``R``, separators in orange, line boxes (and polygons, when
+        known) in alternating colours with their 1-based reading-order number.
     """
     gray = _check_gray(gray)
     out = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -31,6 +32,14 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
             cv2.polylines(out, [poly.reshape(-1, 1, 2)], False, (0, 140, 255), thick, cv2.LINE_AA)
     colours = [(255, 60, 0), (0, 0, 230), (0, 150, 0), (200, 0, 200)]
     scale = max(0.4, max(h, w) / 1500)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    gap = 2 * thick
+    for k, region in enumerate(seg.regions or []):
+        x0, y0, x1, y1 = region.bbox
+        teal = (160, 160, 0)
+        cv2.rectangle(out, (x0 - gap, y0 - gap), (x1 - 1 + gap, y1 - 1 + gap), teal, thick * 2)
+        org = (max(0, x0 - gap), max(int(18 * scale), y0 - 2 * gap))
+        cv2.putText(out, f"R{k + 1}", org, font, scale, teal, thick, cv2.LINE_AA)
     for i, line in enumerate(seg.lines):
         x0, y0, x1, y1 = line.bbox
         colour = colours[i % len(colours)]
@@ -39,7 +48,6 @@ def draw_segmentation(gray: np.ndarray, seg: Segmentation) -> np.ndarray:
             pts = np.round(line.polygon).astype(np.int32).reshape(-1, 1, 2)
             cv2.polylines(out, [pts], True, colour, max(1, thick // 2), cv2.LINE_AA)
         org = (x0 + 2, max(y0 + int(18 * scale), int(18 * scale)))
-        font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(out, str(i + 1), org, font, scale, colour, thick, cv2.LINE_AA)
     return out
 

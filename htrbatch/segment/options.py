@@ -63,6 +63,21 @@ class SegmentOptions:
     auto_touch_px: int = 2
     """auto uses seams when no straight cut between two lines crosses at most this many ink
     pixels (analysis px)."""
+    regions: bool = True
+    """Find text blocks first (:mod:`~htrbatch.segment.regions`) and lines within each block;
+    False: the whole page is one block (lines span the page)."""
+    archival: bool = True
+    """Clean archival scans before finding blocks: dark scanner borders and page edges, punch
+    holes, stamps and colour charts at the edge are not text."""
+    smear_x: float = 2.5
+    """regions: ink is joined across horizontal gaps up to this wide (x h) into blocks."""
+    smear_y: float = 3.0
+    """regions: ink is joined across vertical gaps up to this tall (x h) into blocks."""
+    min_block: float = 1.0
+    """regions: a block must be at least this large (x h) on its longer side."""
+    margin_frac: float = 0.2
+    """regions: a column at the side under this fraction of the width beside a wider one is
+    marginalia, read after the blocks beside it."""
 
     def validate(self) -> None:
         """Raise :class:`OptionsError` for values that cannot work."""
@@ -81,6 +96,8 @@ class SegmentOptions:
             raise OptionsError(f"pad must be >= 0, got {self.pad}")
         if self.ridge_window <= 0 or self.ridge_join_gap < 0:
             raise OptionsError("ridge_window must be > 0 and ridge_join_gap >= 0")
+        if self.smear_x < 0 or self.smear_y < 0 or self.min_block < 0:
+            raise OptionsError("smear_x, smear_y and min_block must be >= 0")
         self.preprocess.validate()
 
 

@@ -9,18 +9,32 @@ horizontal on average, and analysed on a downscaled ink-coverage map: candidates
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from htrbatch.errors import OptionsError
-from htrbatch.preprocess import _check_gray, clean_line, preprocess_page, rotate_page
-from htrbatch.segment.candidates import components, profile_candidates, ridge_candidates
+from htrbatch.preprocess import (
+    _check_gray,
+    clean_line,
+    estimate_skew,
+    preprocess_page,
+    rotate_page,
+)
+from htrbatch.segment.candidates import (
+    Components,
+    components,
+    profile_candidates,
+    ridge_candidates,
+)
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
 from htrbatch.segment.options import Segmentation, SegmentOptions
+from htrbatch.segment.regions import clean_archival, find_blocks, union_box
 from htrbatch.segment.rules import validate_candidates
 from htrbatch.segment.seams import seams
 from htrbatch.segment.separators import order_fences, straight_cuts, valley
-from htrbatch.types import LineImage
+from htrbatch.types import LineImage, RegionResult
 
 
 def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Segmentation:
@@ -32,9 +46,23 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         options: see :class:`SegmentOptions`.
 
     Returns:
-        :class:`Segmentation` with lines sorted top to bottom; no lines on a blank page.
+        :class:`Segmentation` with lines in reading order (with ``options.regions``: block by
+        block in the blocks' reading order, :mod:`~htrbatch.segment.regions`; top to bottom
+        within a block), each with its box and polygon; ``regions`` in reading order (``[]`` on
+        a blank page; None without ``options.regions``); no lines on a blank page.
     """
     options = options or SegmentOptions()
+    seg = _segment(gray, options)
+    if options.regions and seg.regions is None:
+        # Every page has its regions: one block holding all its lines, or none on a blank page.
+        members = list(range(len(seg.lines)))
+        seg.regions = (
+            [RegionResult(union_box([ln.bbox for ln in seg.lines]), members)] if members else []
+        )
+    return seg
+
+
+def _segment(gray: np.ndarray, options: SegmentOptions) -> Segmentation:
     options.validate()
     gray = _check_gray(gray)
     h, w = gray.shape
@@ -58,8 +86,17 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         return Segmentation([], pre.skew_deg, "projection")
 
     skew = pre.skew_deg
-    img_r, m = rotate_page(pre.image, -skew, fill=255)
-    bin_r, _ = rotate_page(pre.binary, -skew, fill=0)
+    image, binary = pre.image, pre.binary
+    if options.archival:
+        image, binary, removed = clean_archival(pre.image, pre.binary)
+        if not binary.any():
+            return Segmentation([], skew, "projection")
+        popt = options.preprocess
+        if removed > 0.2 and popt.deskew and popt.max_skew_deg > 0:
+            # A scanner border or page edge carried much of the ink: the skew was its angle.
+            skew = estimate_skew(binary, popt.max_skew_deg, popt.skew_step_deg)
+    img_r, m = rotate_page(image, -skew, fill=255)
+    bin_r, _ = rotate_page(binary, -skew, fill=0)
     rh, rw = bin_r.shape
     # Downscale factor for analysis; identical in x and y so distances keep their meaning.
     f = min(1.0, options.analysis_side / max(rh, rw))
@@ -74,6 +111,85 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     comps = components(ink_a)
     if comps is None:
         return Segmentation([], skew, "projection")
+    page = _Page(img_r, bin_r, cv2.invertAffineTransform(m), (h, w), f)
+    blocks = None
+    if options.regions:
+        blocks = find_blocks(ink_a, comps.h_ref, options)
+    if blocks is None or len(blocks) <= 1:
+        # One block: the whole page, exactly as without regions.
+        found = _block_lines(page, cover, ink_a, comps, edge, edge_rows, options, (0, 0))
+        if found is None:
+            return Segmentation([], skew, "projection")
+        out, separators, method = found
+        return Segmentation(out, float(skew), method, separators)
+
+    out, separators, regions, methods = [], [], [], []
+    for block in blocks:
+        x0, y0, x1, y1 = block.box
+        mask = block.mask
+        sub_ink = ink_a[y0:y1, x0:x1] & mask
+        sub_comps = components(sub_ink)
+        if sub_comps is None:
+            continue
+        # The page's text height: a block of a few words would estimate its own badly.
+        sub_comps.h_ref = comps.h_ref
+        sub_edge = edge[y0:y1, x0:x1]
+        sub_rows = (edge_rows[0][x0:x1] - y0, edge_rows[1][x0:x1] - y0)
+        found = _block_lines(
+            page,
+            cover[y0:y1, x0:x1] * mask,
+            sub_ink,
+            sub_comps,
+            sub_edge,
+            sub_rows,
+            options,
+            (x0, y0),
+            mask,
+        )
+        if found is None or not found[0]:
+            continue
+        lines, seps, method = found
+        first = len(out)
+        out.extend(lines)
+        separators.extend(seps)
+        methods.append(method)
+        regions.append(
+            RegionResult(union_box([ln.bbox for ln in lines]), list(range(first, len(out))))
+        )
+    method = "seam" if "seam" in methods else "projection"
+    return Segmentation(out, float(skew), method, separators, regions)
+
+
+@dataclass
+class _Page:
+    """The deskewed full-resolution page and how to map it back to the input."""
+
+    img_r: np.ndarray  # uint8 (RH, RW) cleaned, deskewed page
+    bin_r: np.ndarray  # bool (RH, RW) its ink
+    inv: np.ndarray  # (2, 3) rotated -> input (x, y)
+    in_shape: tuple[int, int]  # input (H, W)
+    f: float  # analysis scale (analysis px per full-resolution px)
+
+
+def _block_lines(
+    page: _Page,
+    cover: np.ndarray,
+    ink_a: np.ndarray,
+    comps: Components,
+    edge: np.ndarray,
+    edge_rows: tuple[np.ndarray, np.ndarray],
+    options: SegmentOptions,
+    origin: tuple[int, int],
+    mask: np.ndarray | None = None,
+) -> tuple[list[LineImage], list[np.ndarray], str] | None:
+    """Stages 1-4 on one block of the analysis map (the whole page, or a text block whose
+    top-left corner is ``origin`` on the analysis map, ink outside ``mask`` removed).
+
+    Returns:
+        ``(lines, separators, method)`` in input pixels, or None when the block has no line.
+    """
+    ah, aw = ink_a.shape
+    f = page.f
     if options.method == "projection":
         centres, smooth = profile_candidates(cover, comps.h_ref, options)
     else:
@@ -92,7 +208,7 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
         if sum(ln.keep for ln in single) == 1:
             lines = [ln for ln in single if ln.keep]
     if not lines:
-        return Segmentation([], skew, "projection")
+        return None
 
     method = options.method
     fences = order_fences(np.stack([ln.centre for ln in lines]), ah)
@@ -108,10 +224,31 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
     if cuts is None:
         cuts = seams(ink_a, fences, comps.h_ref, options)
 
-    # Separators in full-resolution rotated coordinates: y per column, length rw.
-    xa = (np.arange(rw) + 0.5) * f - 0.5
-    cuts_full = [(np.interp(xa, np.arange(aw), c) + 0.5) / f - 0.5 for c in cuts]
-    inv = cv2.invertAffineTransform(m)
+    # The block on the full-resolution rotated page: rows ry0:ry1, columns rx0:rx1.
+    ox, oy = origin
+    rh_all, rw_all = page.bin_r.shape
+    if mask is None:
+        rx0, ry0, rx1, ry1 = 0, 0, rw_all, rh_all
+        img_r, bin_r = page.img_r, page.bin_r
+    else:
+        rx0, ry0 = int(np.floor(ox / f)), int(np.floor(oy / f))
+        rx1 = min(rw_all, int(np.ceil((ox + aw) / f)))
+        ry1 = min(rh_all, int(np.ceil((oy + ah) / f)))
+        full = cv2.resize(
+            cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)),
+            (rx1 - rx0, ry1 - ry0),
+            interpolation=cv2.INTER_NEAREST,
+        ).astype(bool)
+        bin_r = page.bin_r[ry0:ry1, rx0:rx1] & full
+        img_r = page.img_r[ry0:ry1, rx0:rx1].copy()
+        img_r[~full] = 255
+    rh, rw = bin_r.shape
+    # Separators in full-resolution rotated coordinates of the block: y per column, length rw.
+    xa = (np.arange(rx0, rx1) + 0.5) * f - 0.5 - ox
+    cuts_full = [(np.interp(xa, np.arange(aw), c) + oy + 0.5) / f - 0.5 - ry0 for c in cuts]
+    # Block pixels -> input: shift to the page, then the inverse rotation.
+    inv = page.inv.copy()
+    inv[:, 2] += inv[:, 0] * rx0 + inv[:, 1] * ry0
     spacing = line_pitch(fences, lines) / f
     out: list[LineImage] = []
     for i, ln in enumerate(lines):
@@ -119,11 +256,11 @@ def segment_page(gray: np.ndarray, options: SegmentOptions | None = None) -> Seg
             continue
         top = cuts_full[i - 1] if i > 0 else np.full(rw, -1.0)
         bottom = cuts_full[i] if i < len(lines) - 1 else np.full(rw, float(rh))
-        line = cut_line(img_r, bin_r, top, bottom, inv, (h, w), options.pad, spacing)
+        line = cut_line(img_r, bin_r, top, bottom, inv, page.in_shape, options.pad, spacing)
         if line is not None:
             out.append(line)
-    separators = [to_input_polyline(c, inv, (h, w)) for c in cuts_full]
-    return Segmentation(out, float(skew), method, separators)
+    separators = [to_input_polyline(c, inv, page.in_shape) for c in cuts_full]
+    return out, separators, method
 
 
 def _border_zone(

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The shipped collection model models/hooker-crnn.pt and its word LM models/hooker-lm.arpa.gz
+# (issue 21), from ../shared/data/hooker, in one command (about 90 minutes on one CPU core):
+#
+#   nice bash benchmarks/hooker_model.sh
+#
+# 1. cut the transcribed lines of the PAGE XML pages (5 pages whose layout does not fit their
+#    image are reported and skipped) and split them BY LETTER (benchmarks/hooker_split.py:
+#    66 training, 11 validation, 11 test letters);
+# 2. fine-tune the shipped model on the training letters (FINETUNING defaults, 22 epochs at most,
+#    early stop on the validation letters; new characters £ é ∞ = become outputs);
+# 3. build its LM: the default LM's text plus the training letters' transcriptions;
+# 4. read the held-out test letters from line crops and from the page images + PAGE XML
+#    (--segmenter xml), greedy and beam + LM; per-line reports in work/hooker-model/;
+# 5. copy the model and LM into models/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${WORK:-work/hooker-model}
+mkdir -p "$work"
+if [ ! -d work/hooker/train ]; then
+    htrbatch data layout-lines ../shared/data/hooker/pages --out work/hooker-lines
+    python benchmarks/hooker_split.py work/hooker-lines work/hooker
+fi
+# the test letters' pages (image + PAGE XML) whose lines were cut, for the page-level reading
+mkdir -p "$work/test-pages"
+for page in work/hooker/test/*/; do
+    stem=$(basename "$page")
+    for f in ../shared/data/hooker/pages/"$stem".jpg ../shared/data/hooker/pages/"$stem".xml; do
+        ln -sf "$(realpath "$f")" "$work/test-pages/"
+    done
+done
+if [ ! -f "$work/hooker-crnn.pt" ]; then
+    htrbatch train --init default --train work/hooker/train --val work/hooker/val \
+        --out "$work/hooker-crnn.pt" --epochs 22 --threads 1 --max-minutes 100 \
+        > "$work/train.log" 2>&1
+fi
+find work/hooker/train -name '*.gt.txt' | sort | while read -r f; do cat "$f"; echo; done \
+    | sed '/^$/d' > "$work/hooker-train-text.txt"
+python benchmarks/build_lm.py --extra "$work/hooker-train-text.txt" --out "$work/hooker-lm.arpa.gz"
+for dec in greedy beam; do
+    lm=()
+    [ "$dec" = beam ] && lm=(--lm "$work/hooker-lm.arpa.gz")
+    htrbatch evaluate work/hooker/test --model "$work/hooker-crnn.pt" --decoder "$dec" "${lm[@]}" \
+        --threads 1 --json "$work/test-crops-$dec.json" | tee "$work/test-crops-$dec.txt"
+    htrbatch evaluate "$work/test-pages" --model "$work/hooker-crnn.pt" --decoder "$dec" \
+        "${lm[@]}" --threads 1 --json "$work/test-pages-$dec.json" | tee "$work/test-pages-$dec.txt"
+done
+# zero-shot: the shipped default model on the same test letters
+htrbatch evaluate work/hooker/test --threads 1 --json "$work/test-crops-zero-shot.json" \
+    | tee "$work/test-crops-zero-shot.txt"
+cp "$work/hooker-crnn.pt" models/hooker-crnn.pt
+cp "$work/hooker-lm.arpa.gz" models/hooker-lm.arpa.gz
+cp "$work/hooker-lm.unigrams.txt" models/hooker-lm.unigrams.txt
