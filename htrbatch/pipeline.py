@@ -150,6 +150,12 @@ class Recognizer:
         return self.loaded.config.height
 
     @property
+    def margin(self) -> int:
+        """Zero columns after every line of a batch: a line's result does not depend on the
+        other lines of its batch (see :func:`htrbatch.model.collate`)."""
+        return self.loaded.config.right_reach
+
+    @property
     def stride(self) -> int:
         """Input columns per output frame of the model."""
         return self.loaded.config.width_stride
@@ -177,7 +183,9 @@ class Recognizer:
         cuda = self.device.type == "cuda"
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            x, widths = collate([prepared[i] for i in idx], multiple=WIDTH_MULTIPLE)
+            x, widths = collate(
+                [prepared[i] for i in idx], multiple=WIDTH_MULTIPLE, margin=self.margin
+            )
             if cuda:
                 x = x.pin_memory()
             x = x.to(self.device, non_blocking=True)
