@@ -34,7 +34,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -70,7 +70,9 @@ def bomb_png(width: int = 60000, height: int = 60000) -> bytes:
     with a few rows of data: a decompression bomb's header, refused before decoding."""
     rows = zlib.compress(b"\0" * (width + 1) * 4)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+    )
 
 
 # Bad kinds: name suffix, maker(path, sample_png_bytes, rng). Each maker creates the entry.
@@ -318,10 +320,15 @@ def count_outputs(out: Path) -> int:
 
 
 def run(
-    cmd: list[str], env: dict[str, str], kill_after: float | None = None, out: Path | None = None
+    cmd: list[str],
+    env: dict[str, str],
+    kill_after: float | None = None,
+    out: Path | None = None,
+    kill_at: int | None = None,
 ) -> Run:
     """Run ``cmd``; with ``kill_after``, send SIGKILL to the transcribe process (only it, as an
-    out-of-memory kill or `kill -9 PID` would) that many seconds after its start."""
+    out-of-memory kill or `kill -9 PID` would) that many seconds after its start; with
+    ``kill_at``, once ``out`` holds that many JSON results."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
@@ -343,8 +350,10 @@ def run(
         main = _rss_mb(proc.pid)
         rss.append((time.perf_counter() - t0, main, main + sum(_rss_mb(k) for k in kids)))
         now = time.perf_counter() - t0
-        if kill_after is not None and now + 0.25 >= kill_after:
-            time.sleep(max(0.0, kill_after - now))
+        due = kill_at is not None and out is not None and out.exists()
+        due = due and count_outputs(out) >= kill_at
+        if due or (kill_after is not None and now + 0.25 >= kill_after):
+            time.sleep(max(0.0, kill_after - now) if kill_after is not None else 0.0)
             proc.send_signal(signal.SIGKILL)
             killed_at = count_outputs(out) if out is not None and out.exists() else 0
             break
@@ -430,6 +439,7 @@ def soak(
     source: str = "hooker",
     folders: int = 4,
     log: Callable[[str], None] = print,
+    kill_at: int | None = None,
 ) -> dict:
     """Make the corpus under ``work``, run it uninterrupted and killed + resumed; the checks."""
     rng = random.Random(seed)
@@ -451,7 +461,10 @@ def soak(
         have = count_outputs(out) if out.exists() else 0
         left = (expected_json - have) / expected_json
         kill_after = start + rng.uniform(0.05, 0.6) * left * (ref.seconds - start)
-        r = run(command(corpus, out, extra), env, kill_after=kill_after, out=out)
+        if kill_at is not None:  # at a number of results instead (the test's one kill)
+            r = run(command(corpus, out, extra), env, out=out, kill_at=kill_at)
+        else:
+            r = run(command(corpus, out, extra), env, kill_after=kill_after, out=out)
         runs.append(r)
         log(f"kill {k + 1}: exit {r.rc} at {r.outputs_at_kill} outputs, {r.seconds:.0f} s")
     final = run(command(corpus, out, extra), env)
@@ -523,7 +536,8 @@ def soak(
         "memory_uninterrupted": memory_summary(ref.rss),
         "memory_resume": memory_summary(final.rss),
         "rss_series_uninterrupted": [
-            [round(t, 1), round(a, 1), round(b, 1)] for t, a, b in ref.rss[:: max(1, len(ref.rss) // 200)]
+            [round(t, 1), round(a, 1), round(b, 1)]
+            for t, a, b in ref.rss[:: max(1, len(ref.rss) // 200)]
         ],
     }
 

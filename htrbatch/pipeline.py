@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -53,6 +54,7 @@ from htrbatch.runtime import (
     check_device,
     choose_precision,
     default_workers,
+    die_with_parent,
     dtype_name,
     recognizer_threads,
     release_free_memory,
@@ -472,7 +474,9 @@ class _PrepareCall:
         return prepare_file(job, self.segment, self.height, self.dpi)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
+    # A run killed with -9 must not leave its workers behind.
+    die_with_parent(parent)
     # One process per worker is the parallelism; OpenCV's own threads would oversubscribe.
     cv2.setNumThreads(1)
     # Ctrl-C goes to the whole process group: let the parent stop the run and clean up.
@@ -496,7 +500,9 @@ class _WorkerPool:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, _mp_context(), initializer=_init_worker)
+        return ProcessPoolExecutor(
+            self.workers, _mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def submit(self, job: FileJob) -> Future:
         # Workers are forked at the first submit (and after a restart).

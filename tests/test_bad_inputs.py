@@ -102,7 +102,9 @@ def test_error_lines_print_names_literally(tmp_path: Path, tiny_checkpoint: Path
     bad = root / "[bold]x\ny[b].png"
     bad.write_bytes(b"")
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["transcribe", str(root), "--out", str(out), "--model", str(tiny_checkpoint)])
+    r = CliRunner().invoke(
+        app, ["transcribe", str(root), "--out", str(out), "--model", str(tiny_checkpoint)]
+    )
     assert r.exit_code == 1
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
     assert errors == [f"error: {root}/[bold]x\\ny[b].png: file is empty"]

@@ -65,9 +65,7 @@ SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=40)
 
 
 def arrays(shape=SHAPES, dtype=DTYPES):
-    return hnp.arrays(dtype, shape, elements=None, fill=st.nothing()) | hnp.arrays(
-        np.uint8, shape
-    )
+    return hnp.arrays(dtype, shape, elements=None, fill=st.nothing()) | hnp.arrays(np.uint8, shape)
 
 
 # Gray images that are valid for the page stages: (H, W) uint8 of any size, a few shapes
@@ -88,7 +86,9 @@ def _scribble(h: int, w: int, seed: int) -> np.ndarray:
     img = np.full((h, w), int(rng.integers(120, 256)), np.uint8)
     for _ in range(int(rng.integers(0, 12))):
         y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
-        img[y : y + int(rng.integers(1, 6)), x : x + int(rng.integers(1, 60))] = rng.integers(0, 120)
+        img[y : y + int(rng.integers(1, 6)), x : x + int(rng.integers(1, 60))] = rng.integers(
+            0, 120
+        )
     return img
 
 
@@ -138,8 +138,19 @@ def _encode(img: np.ndarray, fmt: str, mode: str) -> bytes:
 
 
 FORMATS = st.sampled_from(
-    [("PNG", "L"), ("PNG", "I;16"), ("PNG", "RGBA"), ("PNG", "P"), ("JPEG", "L"), ("JPEG", "CMYK"),
-     ("TIFF", "L"), ("TIFF", "I;16"), ("BMP", "RGB"), ("GIF", "P"), ("WEBP", "RGB")]
+    [
+        ("PNG", "L"),
+        ("PNG", "I;16"),
+        ("PNG", "RGBA"),
+        ("PNG", "P"),
+        ("JPEG", "L"),
+        ("JPEG", "CMYK"),
+        ("TIFF", "L"),
+        ("TIFF", "I;16"),
+        ("BMP", "RGB"),
+        ("GIF", "P"),
+        ("WEBP", "RGB"),
+    ]
 )
 
 
