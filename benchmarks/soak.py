@@ -31,6 +31,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -310,6 +311,7 @@ class Run:
     outputs_at_kill: int | None = None
     orphans: int = 0
     first_output_s: float | None = None  # when ``out`` first held a result
+    first_stderr_s: float | None = None  # when the first line came on stderr
 
 
 def count_outputs(out: Path) -> int:
@@ -334,9 +336,15 @@ def run(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     err_chunks: list[bytes] = []
-    import threading
+    first_err: list[float] = []  # when stderr's first line came: the end of the start-up
 
-    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    def read() -> None:
+        for line in proc.stderr:
+            if not first_err:
+                first_err.append(time.perf_counter() - t0)
+            err_chunks.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     rss = []
     killed_at = None
@@ -381,6 +389,7 @@ def run(
         killed_at,
         orphans,
         first_output,
+        first_err[0] if first_err else None,
     )
 
 
@@ -455,12 +464,14 @@ def soak(
     expected_json = sum(corpus.pages.values())
     runs = []
     for k in range(kills):
-        # a random moment of the work left: after the start-up (the uninterrupted run's first
-        # output), within the time the pages left took that run
-        start = ref.first_output_s or 0.0
+        # a random moment of the work left: after the start-up (model loaded: the uninterrupted
+        # run's first stderr line, the bad inputs found), within the time the pages left took
+        start = ref.first_stderr_s or 0.1 * ref.seconds
         have = count_outputs(out) if out.exists() else 0
         left = (expected_json - have) / expected_json
-        kill_after = start + rng.uniform(0.05, 0.6) * left * (ref.seconds - start)
+        if left <= 0:
+            break
+        kill_after = start + rng.uniform(0.1, 0.8) * left * (ref.seconds - start)
         if kill_at is not None:  # at a number of results instead (the test's one kill)
             r = run(command(corpus, out, extra), env, out=out, kill_at=kill_at)
         else:
@@ -503,7 +514,8 @@ def soak(
         "only_bad_files_reported": len(error_lines) == len(corpus.bad),
         "exit_codes": ref.rc == (1 if bad else 0)
         and final.rc == (1 if bad else 0)
-        and all(r.rc == -9 for r in runs),
+        and all(r.rc == -9 for r in runs)
+        and len(runs) == kills,
         "no_orphan_workers": all(r.orphans == 0 for r in runs),
     }
     return {
@@ -527,6 +539,8 @@ def soak(
             "resume": final.rc,
         },
         "kills_at_outputs": [r.outputs_at_kill for r in runs],
+        "kills_at_seconds": [round(r.seconds, 1) for r in runs],
+        "startup_seconds": ref.first_stderr_s and round(ref.first_stderr_s, 1),
         "orphan_workers": [r.orphans for r in runs],
         "seconds": {
             "uninterrupted": round(ref.seconds, 1),
