@@ -8,10 +8,12 @@ is not a usable image raises :class:`htrbatch.errors.InputError` naming the file
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 import zlib
@@ -118,10 +120,17 @@ def iter_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> Iterator[PageI
     in memory: drop each page before asking for the next.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise InputError(path, "file is empty")
+    if (why := not_a_file(path)) is not None:
+        raise InputError(path, why)
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(path, "file is empty")
+        with open(path, "rb"):  # unreadable (permissions): said as such, not as a bad image
+            pass
+    except PermissionError:
+        raise InputError(path, "cannot read file (permission denied)") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from None
     if pdf.is_pdf(path):
         yield from pdf.iter_pages(path, dpi)
         return
@@ -139,6 +148,8 @@ def iter_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> Iterator[PageI
         raise InputError(path, "not an image file (unknown or corrupt format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(path, f"cannot decode image ({exc})") from None
+    except Exception as exc:  # any other decoder failure (struct.error, IndexError, ...)
+        raise InputError(path, f"cannot decode image ({exc.__class__.__name__}: {exc})") from None
 
 
 def read_pages(path: str | Path, dpi: float = pdf.DEFAULT_DPI) -> list[PageImage]:
@@ -189,14 +200,71 @@ def expand_inputs(
         for item in expand(raw):
             p = Path(item)
             if p.is_dir():
-                for f in sorted(p.rglob("*")):
-                    if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES:
-                        add(f, p)
-            elif p.is_file():
+                for f in _walk_inputs(p, errors):
+                    add(f, p)
+            elif (why := not_a_file(p)) is None:
                 add(p, None)
             else:
-                errors.append(InputError(p, "no such file or directory"))
+                errors.append(InputError(p, why))
     return files, errors
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file that can be opened (None when it is one): missing, a
+    broken or looping symbolic link, a directory, a FIFO, socket or device (a FIFO would block
+    a reader forever)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path):
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loops back on itself"
+            return f"broken symbolic link (its target {os.readlink(path)!r} does not exist)"
+        if exc.errno == errno.ENOENT:
+            return "no such file or directory"
+        return f"cannot read file ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a device"
+    )
+    return f"is {kind}, not a regular file"
+
+
+def _walk_inputs(root: Path, errors: list[InputError]) -> Iterator[Path]:
+    """The image and PDF files below ``root``, sorted, following symbolic links to folders
+    (each real folder once, so a link loop ends). Entries with an input suffix that are not
+    readable regular files (a broken or looping link, a folder named ``x.png``, a FIFO) are
+    reported in ``errors`` instead of being skipped without a word."""
+    seen: set[str] = set()
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root, followlinks=True, onerror=None):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(names) + [d for d in dirs if _is_input_name(d)]:
+            if not _is_input_name(name):
+                continue
+            f = Path(folder, name)
+            why = not_a_file(f)
+            if why is None:
+                found.append(f)
+            else:
+                errors.append(InputError(f, why))
+    yield from sorted(found)
+
+
+def _is_input_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in INPUT_SUFFIXES
 
 
 # Temporary files of write_atomic: ".<name>.htrtmp-<pid>-<machine>-<random>.tmp". <machine> tells

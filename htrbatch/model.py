@@ -60,6 +60,19 @@ class CRNNConfig:
     def width_stride(self) -> int:
         return int(np.prod(self.pool_w))
 
+    @property
+    def right_reach(self) -> int:
+        """How many input columns right of a frame's own columns can change its conv features
+        (3x3 convolutions with padding 1, width pooling): 19 for the default net. A line given
+        this many zero columns after its end gets the same features on its frames whatever
+        follows (more zero padding of a wider batch, or the convolutions' own border)."""
+        pos = 0  # the rightmost column reached, walking from one output frame back to the input
+        for pw in reversed(self.pool_w):
+            if pw > 1:
+                pos = pos * pw + pw - 1
+            pos += 1  # the 3x3 convolution before the pooling
+        return pos - (self.width_stride - 1)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CRNNConfig:
         names = {f.name for f in fields(cls)}
@@ -288,19 +301,24 @@ def prepare_line_u8(image: np.ndarray, height: int) -> np.ndarray:
 
 
 def collate(
-    lines: list[np.ndarray], min_width: int = 16, multiple: int = 1
+    lines: list[np.ndarray], min_width: int = 16, multiple: int = 1, margin: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack prepared lines (H, W_i) into (B, 1, H, W_max) zero-padded, and widths (B,).
 
     ``multiple`` > 1 rounds W_max up to a multiple of it: fewer distinct batch shapes, so
-    oneDNN's per-shape kernel cache and the allocator reuse memory instead of growing. A line
-    narrower than W_max gives the same outputs however far its zero padding goes; the widest
-    line then also ends in zero padding (like every other line of a batch) instead of the
-    convolutions' own, which changes its log-probs slightly (through the backward LSTM, all
-    frames; ~1e-4 in the tests)."""
+    oneDNN's per-shape kernel cache and the allocator reuse memory instead of growing.
+
+    ``margin`` zero columns are kept after every line, the widest included (the widths returned
+    are the lines' own, so the frames of the margin are dropped). Without it, a line's frames
+    near its end see more zero padding when a wider line shares its batch and the convolutions'
+    border when it is the widest, which changes its log-probs (through the backward LSTM, all
+    its frames; up to 0.8 in logits with the shipped model). With ``margin`` >=
+    :attr:`CRNNConfig.right_reach` a line's result does not depend on which lines share its
+    batch (benchmarks/batch_independence.py), so a resumed run writes what an uninterrupted one
+    writes."""
     h = lines[0].shape[0]
     widths = [max(min_width, ln.shape[1]) for ln in lines]
-    w_max = -(-max(widths) // multiple) * multiple
+    w_max = -(-(max(widths) + margin) // multiple) * multiple
     batch = np.zeros((len(lines), 1, h, w_max), dtype=np.float32)
     for i, ln in enumerate(lines):
         batch[i, 0, :, : ln.shape[1]] = ln

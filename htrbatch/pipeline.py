@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -54,6 +55,7 @@ from htrbatch.runtime import (
     check_device,
     choose_precision,
     default_workers,
+    die_with_parent,
     dtype_name,
     recognizer_threads,
     release_free_memory,
@@ -177,6 +179,12 @@ class Recognizer:
         return self.loaded.config.height
 
     @property
+    def margin(self) -> int:
+        """Zero columns after every line of a batch: a line's result does not depend on the
+        other lines of its batch (see :func:`htrbatch.model.collate`)."""
+        return self.loaded.config.right_reach
+
+    @property
     def stride(self) -> int:
         """Input columns per output frame of the model."""
         return self.loaded.config.width_stride
@@ -204,7 +212,9 @@ class Recognizer:
         cuda = self.device.type == "cuda"
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            x, widths = collate([prepared[i] for i in idx], multiple=WIDTH_MULTIPLE)
+            x, widths = collate(
+                [prepared[i] for i in idx], multiple=WIDTH_MULTIPLE, margin=self.margin
+            )
             if cuda:
                 x = x.pin_memory()
             x = x.to(self.device, non_blocking=True)
@@ -491,7 +501,9 @@ class _PrepareCall:
         return prepare_file(job, self.segment, self.height, self.dpi)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
+    # A run killed with -9 must not leave its workers behind.
+    die_with_parent(parent)
     # One process per worker is the parallelism; OpenCV's own threads would oversubscribe.
     cv2.setNumThreads(1)
     # Ctrl-C goes to the whole process group: let the parent stop the run and clean up.
@@ -515,7 +527,9 @@ class _WorkerPool:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, _mp_context(), initializer=_init_worker)
+        return ProcessPoolExecutor(
+            self.workers, _mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def submit(self, job: FileJob) -> Future:
         # Workers are forked at the first submit (and after a restart).

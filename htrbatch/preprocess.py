@@ -260,14 +260,15 @@ def clean_line(gray: np.ndarray, options: PreprocessOptions | None = None) -> np
 def _check_gray(gray: np.ndarray) -> np.ndarray:
     if not isinstance(gray, np.ndarray):
         raise InputError("<array>", f"expected a numpy array, got {type(gray).__name__}")
-    if gray.ndim == 3 and gray.shape[2] in (3, 4):
-        gray = cv2.cvtColor(gray[:, :, :3], cv2.COLOR_BGR2GRAY)
-    if gray.ndim != 2:
-        raise InputError("<array>", f"expected a (H, W) grayscale image, got shape {gray.shape}")
+    # dtype and size first: OpenCV's colour conversion asserts on both
     if gray.dtype != np.uint8:
         raise InputError("<array>", f"expected dtype uint8, got {gray.dtype}")
     if gray.size == 0:
         raise InputError("<array>", f"empty image of shape {gray.shape}")
+    if gray.ndim == 3 and gray.shape[2] in (3, 4):
+        gray = cv2.cvtColor(np.ascontiguousarray(gray[:, :, :3]), cv2.COLOR_BGR2GRAY)
+    if gray.ndim != 2:
+        raise InputError("<array>", f"expected a (H, W) grayscale image, got shape {gray.shape}")
     return np.ascontiguousarray(gray)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,6 +94,22 @@ def release_free_memory() -> None:
     would creep up without it."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process end when ``parent`` does, however it ends (kill -9 included):
+    Linux's parent-death signal. Without it, forked pool workers of a killed run wait forever
+    on a pipe whose write end they hold themselves. The signal follows the thread that forked
+    the worker: fork pools from a thread that lives as long as the pool (the transcribe pipeline
+    forks from its caller's). Elsewhere a no-op."""
+    if _LIBC is None or not sys.platform.startswith("linux"):
+        return
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 # --------------------------------------------------------------------------- precision

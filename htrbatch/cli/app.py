@@ -9,6 +9,7 @@ import typer
 import typer.main
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from htrbatch import __version__
@@ -103,7 +104,7 @@ def root(
 
 def fail(message: str, code: int = 2) -> None:
     """One-line error on stderr and exit: bad options or paths are usage errors (2)."""
-    err_console.print(f"[red]error[/]: {escape(message)}", highlight=False)
+    error_line(message)
     raise typer.Exit(code)
 
 
@@ -111,3 +112,17 @@ def note(message: str | None) -> None:
     """A one-line note on stderr (e.g. why --precision runs as something else); None: nothing."""
     if message:
         err_console.print(f"[yellow]note[/]: {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def literal(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (a newline in a file name
+    becomes ``\\n``), so one message is one line of stderr."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def error_line(message: str) -> None:
+    """One ``error: <message>`` line on stderr, the message printed literally: no rich markup
+    (a file named ``[red]x.png`` prints as named), control characters escaped, never wrapped."""
+    err_console.print(
+        Text.assemble(("error", "red"), ": ", literal(message)), highlight=False, soft_wrap=True
+    )

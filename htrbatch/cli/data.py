@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from htrbatch.cli.app import err_console
+from htrbatch.cli.app import err_console, error_line
 from htrbatch.data.iamondb import SPLITS
 from htrbatch.data.layout_lines import export_layout_lines
 from htrbatch.data.pages import DEFAULTS as PAGE_DEFAULTS
@@ -209,7 +209,7 @@ def layout_lines(
         ),
     )
     for exc in scan.errors:
-        err_console.print(f"[red]error[/]: {exc}", highlight=False)
+        error_line(str(exc))
     err_console.print(
         f"wrote {len(scan.samples)} lines to {out} ({scan.skipped_empty} without text, "
         f"{scan.skipped_type} of other types skipped, {len(scan.errors)} problems)",

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from htrbatch.cli.app import app, err_console, fail, note
+from htrbatch.cli.app import app, err_console, error_line, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
     BatchOpt,
@@ -139,7 +139,7 @@ def evaluate(
         fail(str(exc))
 
     for exc in report.errors:
-        err_console.print(f"[red]error[/]: {exc}", highlight=False)
+        error_line(str(exc))
     style, decoded = report.reference_punctuation, options.decode.punctuation
     how = {"split": "stand apart ('tomorrow . Mr.')", "attach": "are attached ('tomorrow.')"}
     if report.scored_punctuation is not None and report.scored_punctuation != decoded:

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from htrbatch.backends import BACKENDS, BackendOptions, open_backend
-from htrbatch.cli.app import app, err_console, fail, note
+from htrbatch.cli.app import app, err_console, error_line, fail, note
 from htrbatch.cli.options import (
     AlphaOpt,
     BatchOpt,
@@ -205,7 +205,7 @@ def transcribe(
     except HtrError as exc:
         fail(str(exc))
     for exc in errors:
-        err_console.print(f"[red]error[/]: {exc}", highlight=False, markup=True)
+        error_line(str(exc))
     if not files and not errors:
         fail("no image or PDF files found in the given inputs")
 
@@ -240,7 +240,7 @@ def transcribe(
             outcome = next(results)
             if outcome.error is not None:
                 failed += 1
-                err_console.print(f"[red]error[/]: {outcome.error}", highlight=False)
+                error_line(outcome.error)
             try:
                 for result in outcome.pages:
                     paths = name.paths(out, result.page, fmt_list)
@@ -262,10 +262,10 @@ def transcribe(
                         write_atomic(doc_paths[ser.name], data)
             except OSError as exc:  # e.g. disk full: this file failed, the batch goes on
                 failed += 1
-                err_console.print(f"[red]error[/]: {name.source}: cannot write output: {exc}")
+                error_line(f"{name.source}: cannot write output: {exc}")
             except HtrError as exc:  # e.g. a PDF PDFium renders but pikepdf cannot rewrite
                 failed += 1
-                err_console.print(f"[red]error[/]: {exc}", highlight=False)
+                error_line(str(exc))
             progress.advance(task)
         results.close()
 
@@ -274,6 +274,6 @@ def transcribe(
         msg += f", {kept} page(s) already done (use --overwrite to redo)"
     if failed:
         msg += f", [red]{failed} input(s) failed[/]"
-    err_console.print(msg, highlight=False)
+    err_console.print(msg, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
