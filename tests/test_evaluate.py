@@ -168,6 +168,6 @@ def test_a_missing_line_image_is_reported_and_counted(
     assert doc["lines"] == 3 and doc["chars"] == len("the cat") + len("on a mat") + len(
         "by the door"
     )
-    assert doc["errors"] == [f"{missing}: no such file"]
+    assert doc["errors"] == [f"{missing}: no such file or directory"]
     item = doc["items"][1]
     assert item["id"] == "a01-000u-01" and item["prediction"] == "" and item["cer"] == 1.0
