@@ -41,12 +41,12 @@ for dec in greedy beam; do
     lm=()
     [ "$dec" = beam ] && lm=(--lm "$work/hooker-lm.arpa.gz")
     htrbatch evaluate work/hooker/test --model "$work/hooker-crnn.pt" --decoder "$dec" "${lm[@]}" \
-        --threads 1 --json "$work/test-crops-$dec.json" | tee "$work/test-crops-$dec.txt"
+        --json "$work/test-crops-$dec.json" | tee "$work/test-crops-$dec.txt"
     htrbatch evaluate "$work/test-pages" --model "$work/hooker-crnn.pt" --decoder "$dec" \
-        "${lm[@]}" --threads 1 --json "$work/test-pages-$dec.json" | tee "$work/test-pages-$dec.txt"
+        "${lm[@]}" --json "$work/test-pages-$dec.json" | tee "$work/test-pages-$dec.txt"
 done
 # zero-shot: the shipped default model on the same test letters
-htrbatch evaluate work/hooker/test --threads 1 --json "$work/test-crops-zero-shot.json" \
+htrbatch evaluate work/hooker/test --json "$work/test-crops-zero-shot.json" \
     | tee "$work/test-crops-zero-shot.txt"
 cp "$work/hooker-crnn.pt" models/hooker-crnn.pt
 cp "$work/hooker-lm.arpa.gz" models/hooker-lm.arpa.gz
