@@ -8,7 +8,10 @@
 #    image are reported and skipped) and split them BY LETTER (benchmarks/hooker_split.py:
 #    66 training, 11 validation, 11 test letters);
 # 2. fine-tune the shipped model on the training letters (FINETUNING defaults, 22 epochs at most,
-#    early stop on the validation letters; new characters £ é ∞ = become outputs);
+#    early stop on the validation letters; new characters £ é ∞ = become outputs); on a busy
+#    machine --max-minutes may stop it early (the shipped run: 19 epochs in 100 minutes), then
+#    finish the schedule with `htrbatch train --train work/hooker/train --val work/hooker/val
+#    --out work/hooker-model/hooker-crnn.pt --resume --epochs 22` and run this script again;
 # 3. build its LM: the default LM's text plus the training letters' transcriptions;
 # 4. read the held-out test letters from line crops and from the page images + PAGE XML
 #    (--segmenter xml), greedy and beam + LM; per-line reports in work/hooker-model/;

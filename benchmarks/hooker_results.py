@@ -51,6 +51,19 @@ def main() -> None:
         fin = [r for r in doc["runs"] if r["lr"] == 1e-3 and r["warmup_steps"] == 50][0]
         runs[pages] = {"lines": doc["train_lines"], "val150_greedy_cer": fin["best_cer"]}
         zero = doc["zero_shot_greedy_cer"]
+    # further points from benchmarks/hooker_curve.sh (same validation lines, same schedule)
+    curve_test = {}
+    for f in sorted(RESULTS.glob("hooker-curve-*p-train.json")):
+        doc = json.loads(f.read_text())
+        pages = int(f.name.split("-")[2].removesuffix("p"))
+        runs[pages] = {"lines": doc["train_lines"], "val150_greedy_cer": doc["runs"][0]["best_cer"]}
+        work = Path("work") / f"curve-{pages}p"
+        if (work / "test-beam.json").is_file():
+            curve_test[str(pages)] = {
+                dec: round(100 * json.loads((work / f"test-{dec}.json").read_text())["cer"], 2)
+                for dec in ("greedy", "beam")
+            }
+    runs = dict(sorted(runs.items()))
     full = val150_cer(args.work / "hooker-crnn.pt", args.split)
     splits = json.loads((args.split / "split.json").read_text())["splits"]
     report = {
@@ -60,7 +73,16 @@ def main() -> None:
             "epochs_run": len(epochs),
             "best_epoch": best["epoch"],
             "val_greedy_cer_649_lines": round(100 * best["val_cer"], 2),
-            "minutes": round(epochs[-1]["elapsed_s"] / 60, 1),
+            # a resumed run's clock restarts: add up the segments
+            "minutes": round(
+                sum(
+                    e["elapsed_s"]
+                    for i, e in enumerate(epochs)
+                    if i + 1 == len(epochs) or epochs[i + 1]["elapsed_s"] < e["elapsed_s"]
+                )
+                / 60,
+                1,
+            ),
             "val_cer_per_epoch": [round(100 * e["val_cer"], 2) for e in epochs],
             "conditions": "1 torch thread on 2 CPU cores shared with other jobs",
         },
@@ -71,6 +93,7 @@ def main() -> None:
             "hooker_beam_hooker_lm_crops": cer("test-crops-beam.json"),
             "hooker_beam_hooker_lm_pages_xml": cer("test-pages-beam.json"),
         },
+        "curve_test_556_lines_default_lm": curve_test,
         "curve_val150_greedy": {
             "0": zero,
             **{str(p): r["val150_greedy_cer"] for p, r in runs.items()},
@@ -92,7 +115,9 @@ def main() -> None:
         for x, y in zip(xs, ys):
             ax.annotate(f"{y:.1f} %", (max(x, 1), y), textcoords="offset points", xytext=(4, 6))
         ax.set_xscale("log")
-        ax.set_xticks([1, 10, 20, 206], ["0 (zero-shot)", "10", "20", "206 (all)"])
+        ax.set_xticks(
+            [max(x, 1) for x in xs], ["0 (zero-shot)", *map(str, xs[1:-1]), f"{xs[-1]} (all)"]
+        )
         ax.set_xlabel("training pages of Hooker's letters")
         ax.set_ylabel("greedy CER, held-out letters")
         ax.set_ylim(0, 65)
