@@ -365,7 +365,9 @@ def run(
             proc.send_signal(signal.SIGKILL)
             killed_at = count_outputs(out) if out is not None and out.exists() else 0
             break
-        time.sleep(0.25)
+        # a kill at a count of results polls often: on a quiet machine a run writes dozens of
+        # small results a second, and a coarse poll may find them all written already
+        time.sleep(0.02 if kill_at is not None else 0.25)
     rc = proc.wait()
     reader.join(30)
     orphans = 0

@@ -1,5 +1,5 @@
-"""A small soak (benchmarks/soak.py): 40 line images and one bad file of each kind, transcribed
-once uninterrupted and once killed with kill -9 midway and resumed. The resumed outputs are
+"""A small soak (benchmarks/soak.py): 80 files, line images and one bad file of each kind,
+transcribed once uninterrupted and once killed with kill -9 midway and resumed. The resumed outputs are
 byte-identical to the uninterrupted run's (a line's result does not depend on the other lines of
 its batch), no temporary file remains, every bad file is named once, exit codes 1 / -9 / 1."""
 
@@ -31,7 +31,7 @@ def test_kill_and_resume_gives_the_uninterrupted_outputs(tmp_path: Path) -> None
     extra = ["--decoder", "greedy", "--workers", "1", "--batch-size", "4"]
     r = soak.soak(
         tmp_path,
-        40,
+        80,
         list(soak.BAD_KINDS),
         seed=1,
         kills=1,
