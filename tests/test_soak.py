@@ -1,7 +1,8 @@
 """A small soak (benchmarks/soak.py): 80 files, line images and one bad file of each kind,
-transcribed once uninterrupted and once killed with kill -9 midway and resumed. The resumed outputs are
-byte-identical to the uninterrupted run's (a line's result does not depend on the other lines of
-its batch), no temporary file remains, every bad file is named once, exit codes 1 / -9 / 1."""
+transcribed once uninterrupted and once killed with kill -9 midway and resumed. The resumed
+outputs are byte-identical to the uninterrupted run's (a line's result does not depend on the
+other lines of its batch), no temporary file remains, every bad file is named once, exit codes
+1 / -9 / 1."""
 
 from __future__ import annotations
 
