@@ -388,3 +388,20 @@ def test_root_help_lists_every_command_with_its_own_help_without_importing_them(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "transcribe" in out.stdout and "lm" in out.stdout
     assert out.stdout.strip().endswith("False False")
+
+
+def test_cli_runs_without_a_separate_click_package():
+    """A plain ``pip install .`` need not bring the click package (typer >= 0.2x vendors it):
+    the CLI must not import it at run time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['click'] = None\n"  # any `import click` now raises ImportError
+        "sys.argv = ['htrbatch', 'transcribe', '--help']\n"
+        "from htrbatch.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    print('exit', e.code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "--out" in out.stdout and out.stdout.strip().endswith("exit 0")

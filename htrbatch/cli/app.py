@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-import click
 import typer
 import typer.main
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from htrbatch import __version__
+
+if TYPE_CHECKING:  # annotations only: typer >= 0.2x vendors click, older typer depends on it
+    import click
 
 # The commands, each in its module (imported when the command runs: torch and the pipeline
 # only load for the commands that need them, so ``htrbatch --help`` and ``htrbatch data ...``
