@@ -22,7 +22,7 @@ from htrbatch.metrics import normalize_text
 from htrbatch.pipeline import FileJob, TranscribeOptions, Transcriber, prepare_file
 from htrbatch.segment import SegmentOptions, segment_layout, segment_page
 from htrbatch.train import TrainOptions, train
-from tests.layouts import ALTO, page_image, page_xml
+from tests.layouts import ALTO, PAGE_NS, page_image, page_xml
 from tests.test_train import TINY
 
 runner = CliRunner()
@@ -272,3 +272,49 @@ def test_xml_segmenter_refuses_pages_a_layout_does_not_describe(tmp_path: Path) 
     (tmp_path / "one.xml").write_text(page_xml("2019", "one.png"), "utf-8")
     done = prepare_file(FileJob(tmp_path / "one.png"), SegmentOptions(method="xml"), 32)
     assert done.error is None and [s.id for s in done.pages[0].shapes] == ["l1", "l2", "m1"]
+
+
+def _six_line_page(root: Path, x0: int) -> None:
+    """A 400x400 page with six written lines on its left half and a PAGE layout whose six line
+    polygons start at ``x0`` (15: on the writing; 215: on the blank right half)."""
+    img = np.full((400, 400), 230, np.uint8)
+    lines = []
+    for k in range(6):
+        y = 20 + 60 * k
+        cv2.putText(img, f"line {k}", (20, y + 32), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 30, 2)
+        pts = f"{x0},{y} {x0 + 170},{y} {x0 + 170},{y + 45} {x0},{y + 45}"
+        lines.append(
+            f'<TextLine id="l{k}"><Coords points="{pts}"/>'
+            f"<TextEquiv><Unicode>line {k}</Unicode></TextEquiv></TextLine>"
+        )
+    cv2.imwrite(str(root / "p.png"), img)
+    ns, joined = PAGE_NS["2019"], "".join(lines)
+    (root / "p.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><PcGts xmlns="{ns}">'
+        '<Page imageFilename="p.png" imageWidth="400" imageHeight="400">'
+        f'<TextRegion id="r"><Coords points="0,0 399,0 399,399 0,399"/>{joined}'
+        "</TextRegion></Page></PcGts>",
+        "utf-8",
+    )
+
+
+def test_a_layout_that_misses_the_writing_is_refused(tmp_path: Path) -> None:
+    """Polygons that hold little of the page's ink (a layout made for another scan or crop of
+    the page) would give every line the wrong text: train/export and --segmenter xml refuse
+    the page, naming the layout file; a layout on the writing is read."""
+    for x0, fits in ((15, True), (215, False)):
+        root = tmp_path / f"x{x0}"
+        root.mkdir()
+        _six_line_page(root, x0)
+        gray = read_pages(root / "p.png")[0].image
+        layout = read_layout(root / "p.xml")
+        scan = export_layout_lines(root, tmp_path / f"lines{x0}")
+        if fits:
+            assert len(segment_layout(gray, layout, SegmentOptions(method="xml")).lines) == 6
+            assert len(scan.samples) == 6 and not scan.errors
+        else:
+            with pytest.raises(InputError, match="does not match the image") as err:
+                segment_layout(gray, layout, SegmentOptions(method="xml"))
+            assert "p.xml" in str(err.value) and "hold only" in str(err.value)
+            assert not scan.samples and len(scan.errors) == 1
+            assert "p.xml" in str(scan.errors[0]) and "does not match" in str(scan.errors[0])

@@ -4,7 +4,8 @@ Transkribus and eScriptorium export a folder of page images with one layout file
 stem beside the image, or in a ``page/`` or ``alto/`` subfolder). Every TextLine with text is a
 sample; its image is cut from the page along the line polygon and masked outside it
 (:func:`htrbatch.formats.cut_line`). Bad XML, a missing image, empty text or a polygon outside the
-page are reported with the file and line id and skipped; the rest goes on.
+page are reported with the file and line id and skipped, and so is a page whose layout does not
+fit its image (:func:`htrbatch.segment.layout.check_layout_fits`); the rest goes on.
 
 :func:`export_layout_lines` writes such lines as a ``.gt.txt`` sidecar dataset, which ``train``
 and ``evaluate`` read like any other line set.
@@ -25,6 +26,7 @@ from htrbatch.formats import LayoutLine, cut_line, find_layout, read_layout
 from htrbatch.formats.layout import layout_scale
 from htrbatch.io import IMAGE_SUFFIXES, read_pages, write_atomic
 from htrbatch.metrics import normalize_text
+from htrbatch.segment.layout import check_layout_fits
 
 # CATMuS conventions (eScriptorium ground truth): "^" marks a superscript (28^th = 28th).
 _CATMUS_MARKS = re.compile(r"\^")
@@ -130,6 +132,7 @@ def iter_layout_lines(
         h, w = gray.shape
         try:
             sx, sy = layout_scale(layout, w, h, page.image.name)
+            check_layout_fits(gray, layout, (sx, sy), page.image.name)
         except InputError as exc:  # the layout does not match the image: skip the page
             scan.errors.append(exc)
             continue

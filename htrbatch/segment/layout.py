@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from htrbatch.errors import InputError
@@ -40,6 +41,59 @@ def layout_of(image: str | Path) -> Layout:
             str(image), f"--segmenter xml: no PAGE XML or ALTO file found (looked for {LOOKED_FOR})"
         )
     return read_layout(found)
+
+
+# A layout whose line polygons hold less than this share of the page's ink, with at least
+# MIN_FIT_LINES lines, was made for another image (a different scan or crop of the page): of
+# the 264 Hooker pages whose polygons fit inside their image, two pages of one letter hold 23 %
+# and 34 % (every line cut from them is the wrong piece of writing); the rest hold 46-100 %
+# (median 98 %; 2-line and partly transcribed pages lowest); the 13 stanford-dev pages
+# (letterheads, stamps) 54-100 % (benchmarks/layout_fit.py).
+MIN_INK_COVERAGE = 0.4
+MIN_FIT_LINES = 5
+
+
+def ink_coverage(gray: np.ndarray, polygons: list[np.ndarray]) -> float:
+    """The share of the page's ink (dark strokes against the local paper, outside a 5 % border
+    where page edges and scanner shadows lie) within ``polygons`` (page pixels), analysed at a
+    quarter of the size; 1.0 on a page without ink."""
+    h, w = gray.shape
+    f = 4 if min(h, w) >= 400 else 1
+    small = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    paper = cv2.medianBlur(small, 31 if min(small.shape) > 31 else 3)
+    ink = (paper.astype(np.int16) - small.astype(np.int16)) > 25
+    sh, sw = ink.shape
+    inner = np.zeros_like(ink)
+    inner[sh // 20 : sh - sh // 20, sw // 20 : sw - sw // 20] = True
+    ink &= inner
+    total = int(ink.sum())
+    if total == 0:
+        return 1.0
+    mask = np.zeros((sh, sw), np.uint8)
+    cv2.fillPoly(mask, [np.round(p / f).astype(np.int32) for p in polygons if len(p) >= 3], 1)
+    mask = cv2.dilate(mask, np.ones((7, 7), np.uint8)).astype(bool)
+    return float((ink & mask).sum()) / total
+
+
+def check_layout_fits(
+    gray: np.ndarray, layout: Layout, scale: tuple[float, float], image: str = ""
+) -> None:
+    """Raise InputError naming the layout file when its line polygons (scaled by ``scale``)
+    miss most of the page's writing (:data:`MIN_INK_COVERAGE`): the layout was made for
+    another image, and every line cut from it would be the wrong piece of writing."""
+    polys = [ln.polygon * scale for ln in layout.lines if ln.polygon is not None]
+    polys = [p for p in polys if len(p) >= 3]
+    if len(polys) < MIN_FIT_LINES:
+        return
+    cov = ink_coverage(gray, polys)
+    if cov < MIN_INK_COVERAGE:
+        raise InputError(
+            layout.path,
+            f"its {len(polys)} line polygons hold only {cov:.0%} of the writing on "
+            f"{image or 'the image'}: "
+            "the layout does not match the image (made for another scan or crop of the page?); "
+            "export it again with its image, or use --segmenter page",
+        )
 
 
 def _clip_points(pts: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -77,12 +131,14 @@ def segment_layout(
         polygon lies outside the page, are left out.
 
     Raises:
-        InputError naming the layout file when its polygons reach far past the image.
+        InputError naming the layout file when its polygons reach far past the image, or miss
+        most of its writing (:func:`check_layout_fits`).
     """
     options = options or SegmentOptions(method="xml")
     gray = _check_gray(gray)
     h, w = gray.shape
     scale = np.asarray(layout_scale(layout, w, h, image), dtype=np.float64)
+    check_layout_fits(gray, layout, (scale[0], scale[1]), image)
     lines: list[LineImage] = []
     regions: list[RegionResult] = []
     for region in layout.regions:
