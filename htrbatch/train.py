@@ -82,7 +82,9 @@ class TrainOptions:
 # reached a lower held-out CER with it than with 5e-4 or 3e-4 (docs/benchmarks.md, Fine-tuning).
 FINETUNING = TrainOptions(init="default", lr=1e-3, warmup_steps=50, patience=5)
 # The options that FINETUNING sets and a resumed run keeps from the run it continues.
-SCHEDULE_FIELDS = ("lr", "warmup_steps", "patience")
+# What a resumed run keeps from its own start (unless given again): the cosine schedule is
+# laid over epochs x steps, so a resume that fell back to the default epochs would move it.
+SCHEDULE_FIELDS = ("lr", "warmup_steps", "patience", "epochs")
 
 
 def init_path(init: str) -> Path:
@@ -590,9 +592,10 @@ def _save_last(
 
 
 def resume_options(out: str | Path, options: TrainOptions) -> TrainOptions:
-    """``options`` with the learning rate, warm-up and patience of the run that ``<out>.last.pt``
-    holds, so that a resumed fine-tune goes on with its own schedule (the command line may set
-    them again). ``options`` as they are when there is no such file or it predates them."""
+    """``options`` with the learning rate, warm-up, patience and epochs of the run that
+    ``<out>.last.pt`` holds, so that a resumed run goes on with its own schedule (the command
+    line may set them again). ``options`` as they are when there is no such file or it
+    predates them."""
     out = Path(out)
     last_path = out.with_name(out.stem + ".last.pt")
     if not last_path.is_file():

@@ -169,7 +169,7 @@ def test_no_extend_charset_leaves_new_characters_out(
 
 
 def test_resume_after_extension_keeps_charset_and_schedule(
-    tiny_checkpoint: Path, pound_lines: Path, tmp_path: Path
+    tiny_checkpoint: Path, pound_lines: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "x.pt"
     opts = replace(
@@ -180,14 +180,30 @@ def test_resume_after_extension_keeps_charset_and_schedule(
     labels = read_checkpoint(out.with_name("x.last.pt"))["charset"]
     assert labels[-2:] == ["£", "é"]
 
-    # resumed without --init (so from the training defaults): the run's own lr, warm-up and
-    # patience come back
-    plain = TrainOptions(epochs=2, batch_size=4, max_steps_per_epoch=1, threads=1)
+    # resumed without --init (so from the training defaults): the run's own lr, warm-up,
+    # patience and epochs come back (a resume without --epochs does not fall back to 40 and
+    # move the learning rate); `--epochs 2` given again extends the run
+    plain = TrainOptions(batch_size=4, max_steps_per_epoch=1, threads=1)
     resumed = resume_options(out, plain)
-    assert (plain.lr, plain.warmup_steps, plain.patience) == (1e-3, 300, 8)
+    assert (plain.lr, plain.warmup_steps, plain.patience, plain.epochs) == (1e-3, 300, 8, 40)
     assert (resumed.lr, resumed.warmup_steps, resumed.patience) == (5e-4, 50, 5)
-    assert resumed.epochs == 2 and resumed.init == ""
+    assert resumed.epochs == 1 and resumed.init == ""
     assert resume_options(tmp_path / "none.pt", plain) == plain
+    # the same through the CLI: `--resume` alone keeps the run's epochs, `--epochs` wins
+    seen: list[TrainOptions] = []
+
+    def fake_train(train_sets, val, out, options, resume=False, log=None):  # noqa: ANN001
+        seen.append(options)
+        return train_module.TrainResult(0.5, 1, 1, [], Path(out))
+
+    with monkeypatch.context() as m:
+        m.setattr(cli_train, "train", fake_train)
+        args = ["train", "--train", str(pound_lines), "--val", str(pound_lines), "--out", str(out)]
+        for extra, epochs in (([], 1), (["--epochs", "3"], 3)):
+            r = CliRunner().invoke(app, [*args, "--resume", *extra])
+            assert r.exit_code == 0, r.output
+            assert (seen[-1].epochs, seen[-1].lr) == (epochs, 5e-4)
+    resumed = replace(resumed, epochs=2)
     result = train([pound_lines], pound_lines, out, resumed, resume=True)
     assert result.epochs_run == 1
     last = read_checkpoint(out.with_name("x.last.pt"))

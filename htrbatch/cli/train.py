@@ -48,7 +48,12 @@ def train_command(
     out: Path = typer.Option(
         ..., "--out", help="Best checkpoint path; <out>.last.pt holds the resumable state."
     ),
-    epochs: int = typer.Option(_D.epochs, min=1),
+    epochs: int = typer.Option(
+        None,
+        min=1,
+        show_default=False,
+        help=_schedule_help("Epochs (the learning rate's cosine schedule spans them).", "epochs"),
+    ),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size", min=1),
     lr: float = typer.Option(
         None, "--lr", min=0.0, show_default=False, help=_schedule_help("Peak learning rate.", "lr")
@@ -148,14 +153,13 @@ def train_command(
                 f"--arch and {'--init' if init else '--resume'} conflict: the architecture "
                 "comes from the checkpoint"
             )
-    # lr, warm-up and patience: as given, else the fine-tuning ones with --init, those of the
-    # resumed run with --resume, the defaults otherwise.
+    # lr, warm-up, patience and epochs: as given, else the fine-tuning ones with --init, those
+    # of the resumed run with --resume, the defaults otherwise.
     base = _F if init else _D
-    given = {"lr": lr, "warmup_steps": warmup_steps, "patience": patience}
+    given = {"lr": lr, "warmup_steps": warmup_steps, "patience": patience, "epochs": epochs}
     options = replace(
         base,
         **{k: v for k, v in given.items() if v is not None},
-        epochs=epochs,
         batch_size=batch_size,
         augment=augment,
         seed=seed,
