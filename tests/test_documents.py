@@ -21,7 +21,7 @@ from htrbatch.io import expand_inputs, read_pages
 from htrbatch.model import prepare_line_mapped
 from htrbatch.outputs import OutputName, page_count
 from htrbatch.pipeline import word_boxes
-from htrbatch.types import LineResult, PageResult, WordResult
+from htrbatch.types import LineResult, PageResult, RegionResult, WordResult
 from tests.conftest import SHARED, draw_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -453,3 +453,27 @@ def test_long_pdfs_reopen_and_huge_pages_are_capped(tmp_path: Path, monkeypatch)
     monkeypatch.setattr("htrbatch.io.MAX_PIXELS", 20_000)
     small = next(pdf.iter_pages(path))
     assert small.image.size <= 20_000 * 1.05 and small.image.shape[1] > 2 * small.image.shape[0]
+
+
+def test_alto_and_page_write_the_regions_and_the_layouts_own_ids(tmp_path: Path) -> None:
+    """Regions become TextRegions/TextBlocks in reading order (lines no region holds come
+    last); a line's own id (from --segmenter xml) is kept when it is a valid, unique XML id."""
+    res = _result()
+    res.lines[0].id = "tl_7"
+    res.lines[1].id = "2 bad id"  # not an XML id: replaced
+    res.lines[2].id = "tl_7"  # a duplicate: replaced
+    res.regions = [RegionResult((10, 110, 700, 270), [1], "r_b"), RegionResult((0, 0, 9, 9), [0])]
+    for name, write in (("a.alto.xml", alto.write), ("a.page.xml", pagexml.write)):
+        (tmp_path / name).write_text(write(res), encoding="utf-8")
+        layout = read_layout(tmp_path / name)
+        assert [r.id for r in layout.regions] == ["r_b", "region_2", "region_3"]
+        assert [[ln.id for ln in r.lines] for r in layout.regions] == [
+            ["line_2"], ["tl_7"], ["line_3"]
+        ]  # fmt: skip
+        assert [ln.text for ln in layout.lines] == ["second line", "hello wörld & <co>", ""]
+    try:
+        etree, alto_xsd, page_xsd = _schemas()
+    except pytest.skip.Exception:
+        return
+    assert alto_xsd.validate(etree.fromstring(alto.write(res).encode())), alto_xsd.error_log
+    assert page_xsd.validate(etree.fromstring(pagexml.write(res).encode())), page_xsd.error_log

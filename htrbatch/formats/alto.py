@@ -27,10 +27,10 @@ from htrbatch.formats.layout import (
     line_outline,
     line_words,
     local,
+    output_blocks,
     parse_points,
     points,
     software,
-    union_box,
     xml_string,
 )
 from htrbatch.types import PageResult
@@ -148,7 +148,8 @@ def _sub(parent: ET.Element, name: str, **attrs: str) -> ET.Element:
 def write(page: PageResult) -> str:
     """One page's results as an ALTO 4.4 document (pixel units).
 
-    One TextBlock holds the page's lines in reading order; each TextLine has its box, its
+    One TextBlock per text block (:func:`~htrbatch.formats.layout.output_blocks`: the page's
+    regions, in reading order) holds its lines in reading order; each TextLine has its box, its
     outline as ``Shape/Polygon`` (the box when the segmentation gave no polygon), its
     ``BASELINE`` when known, and one ``String`` per word (box, ``WC`` confidence) with an ``SP``
     between words. A line without text gets one empty ``String`` (ALTO needs one)."""
@@ -177,11 +178,12 @@ def write(page: PageResult) -> str:
     )
     space = _sub(pg, "PrintSpace")
     _pos(space, (0, 0, page.width, page.height))
-    if page.lines:
-        block = _sub(space, "TextBlock", ID="block_1")
-        _pos(block, union_box([ln.bbox for ln in page.lines]))
-        for i, line in enumerate(page.lines, 1):
-            tl = _sub(block, "TextLine", ID=f"line_{i}")
+    for out_block in output_blocks(page):
+        block = _sub(space, "TextBlock", ID=out_block.id)
+        _pos(block, out_block.bbox)
+        for i, lid in out_block.lines:
+            line = page.lines[i]
+            tl = _sub(block, "TextLine", ID=lid)
             _pos(tl, line.bbox)
             if line.baseline is not None and len(line.baseline) >= 2:
                 tl.set("BASELINE", points(line.baseline, " "))
@@ -189,16 +191,16 @@ def write(page: PageResult) -> str:
             _sub(shape, "Polygon", POINTS=points(line_outline(line), " "))
             words = line_words(line)
             if not words:
-                s = _sub(tl, "String", ID=f"line_{i}_w1", CONTENT="")
+                s = _sub(tl, "String", ID=f"{lid}_w1", CONTENT="")
                 _pos(s, line.bbox)
             for k, w in enumerate(words, 1):
                 if k > 1:
                     prev = words[k - 2].bbox
-                    sp = _sub(tl, "SP", ID=f"line_{i}_sp{k - 1}")
+                    sp = _sub(tl, "SP", ID=f"{lid}_sp{k - 1}")
                     sp.set("HPOS", str(int(prev[2])))
                     sp.set("VPOS", str(int(line.bbox[1])))
                     sp.set("WIDTH", str(max(0, int(w.bbox[0] - prev[2]))))
-                s = _sub(tl, "String", ID=f"line_{i}_w{k}", CONTENT=w.text)
+                s = _sub(tl, "String", ID=f"{lid}_w{k}", CONTENT=w.text)
                 _pos(s, w.bbox)
                 s.set("WC", f"{min(1.0, max(0.0, w.confidence)):.4f}")
     return xml_string(root)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from htrbatch.errors import InputError
-from htrbatch.types import LineResult, WordResult
+from htrbatch.types import LineResult, PageResult, WordResult
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -234,6 +234,63 @@ def line_words(line: LineResult) -> list[WordResult]:
         pos += 1
         out.append(WordResult(t, (int(a), y0, max(int(a) + 1, int(round(b))), y1), line.confidence))
     return out
+
+
+# An XML ID (xsd:ID, an NCName): PAGE and ALTO ids must be one, and unique in the document.
+_NCNAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+@dataclass(frozen=True)
+class OutputBlock:
+    """A text block as the PAGE/ALTO writers write it: an XML id, its box, its lines (index into
+    the page's lines, and XML id) in reading order."""
+
+    id: str
+    bbox: tuple[int, int, int, int]
+    lines: list[tuple[int, str]]
+
+
+def output_blocks(page: PageResult) -> list[OutputBlock]:
+    """The page's blocks in reading order: its regions (the segmenter's text blocks, or the
+    layout file's regions with ``--segmenter xml``), then one block of the lines no region holds;
+    one block of all lines when the page has no regions. Ids are the layout file's own (kept
+    when each is a valid, unique XML id, so a PAGE/ALTO written from ``--segmenter xml`` names
+    the same lines as its input), else ``region_<k>``/``line_<i>`` (1-based)."""
+    if not page.lines:
+        return []
+    groups: list[tuple[str | None, tuple[int, int, int, int] | None, list[int]]] = []
+    held: set[int] = set()
+    for r in page.regions or []:
+        members = [i for i in r.lines if 0 <= i < len(page.lines) and i not in held]
+        if members:
+            held.update(members)
+            groups.append((r.id, tuple(int(v) for v in r.bbox), members))  # type: ignore[misc]
+    rest = [i for i in range(len(page.lines)) if i not in held]
+    if rest:
+        groups.append((None, None, rest))
+    used: set[str] = set()
+
+    def pick(own: str | None, fallback: str) -> str:
+        name = own if own and _NCNAME.match(own) and own not in used else fallback
+        while name in used:
+            name += "_"
+        used.add(name)
+        return name
+
+    # fallbacks first, so that an own id can never take one of them
+    used.update(f"region_{k}" for k in range(1, len(groups) + 1))
+    used.update(f"line_{i}" for i in range(1, len(page.lines) + 1))
+    blocks = []
+    for k, (rid, bbox, members) in enumerate(groups, 1):
+        used.discard(f"region_{k}")
+        bid = pick(rid, f"region_{k}")
+        lines = []
+        for i in members:
+            used.discard(f"line_{i + 1}")
+            lines.append((i, pick(page.lines[i].id, f"line_{i + 1}")))
+        box = union_box([page.lines[i].bbox for i in members] + ([bbox] if bbox else []))
+        blocks.append(OutputBlock(bid, box, lines))
+    return blocks
 
 
 def union_box(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:

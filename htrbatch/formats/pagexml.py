@@ -27,10 +27,10 @@ from htrbatch.formats.layout import (
     line_outline,
     line_words,
     local,
+    output_blocks,
     parse_points,
     points,
     software,
-    union_box,
     xml_string,
 )
 from htrbatch.types import PageResult
@@ -164,7 +164,8 @@ def _equiv(parent: ET.Element, text: str, conf: float | None = None) -> None:
 def write(page: PageResult) -> str:
     """One page's results as a PAGE 2019-07-15 document.
 
-    One TextRegion (in the ReadingOrder) holds the lines in reading order; each TextLine has
+    One TextRegion per text block (:func:`~htrbatch.formats.layout.output_blocks`: the page's
+    regions, in the ReadingOrder) holds its lines in reading order; each TextLine has
     its outline as ``Coords`` (the box when the segmentation gave no polygon), its ``Baseline``
     when known, one ``Word`` per word (box, text, confidence) and its own ``TextEquiv`` with the
     line confidence."""
@@ -187,21 +188,25 @@ def write(page: PageResult) -> str:
     )
     if not page.lines:
         return xml_string(root)
+    blocks = output_blocks(page)
     order = _sub(_sub(pg, "ReadingOrder"), "OrderedGroup", id="ro_1")
-    _sub(order, "RegionRefIndexed", index="0", regionRef="region_1")
-    region = _sub(pg, "TextRegion", id="region_1", type="paragraph")
-    _sub(region, "Coords", points=points(box_outline(union_box([ln.bbox for ln in page.lines]))))
-    for i, line in enumerate(page.lines, 1):
-        tl = _sub(region, "TextLine", id=f"line_{i}", custom=f"readingOrder {{index:{i - 1};}}")
-        _sub(tl, "Coords", points=points(line_outline(line)))
-        if line.baseline is not None and len(line.baseline) >= 2:
-            _sub(tl, "Baseline", points=points(line.baseline))
-        for k, w in enumerate(line_words(line), 1):
-            word = _sub(tl, "Word", id=f"line_{i}_w{k}")
-            _sub(word, "Coords", points=points(box_outline(w.bbox)))
-            _equiv(word, w.text, w.confidence)
-        _equiv(tl, line.text, line.confidence)
-    _equiv(region, page.text)
+    for k, block in enumerate(blocks):
+        _sub(order, "RegionRefIndexed", index=str(k), regionRef=block.id)
+    for block in blocks:
+        region = _sub(pg, "TextRegion", id=block.id, type="paragraph")
+        _sub(region, "Coords", points=points(box_outline(block.bbox)))
+        for j, (i, lid) in enumerate(block.lines):
+            line = page.lines[i]
+            tl = _sub(region, "TextLine", id=lid, custom=f"readingOrder {{index:{j};}}")
+            _sub(tl, "Coords", points=points(line_outline(line)))
+            if line.baseline is not None and len(line.baseline) >= 2:
+                _sub(tl, "Baseline", points=points(line.baseline))
+            for k, w in enumerate(line_words(line), 1):
+                word = _sub(tl, "Word", id=f"{lid}_w{k}")
+                _sub(word, "Coords", points=points(box_outline(w.bbox)))
+                _equiv(word, w.text, w.confidence)
+            _equiv(tl, line.text, line.confidence)
+        _equiv(region, "\n".join(page.lines[i].text for i, _ in block.lines))
     return xml_string(root)
 
 
