@@ -20,6 +20,7 @@ from htrbatch.decode import DecodeOptions, build_decoder, decode_batch
 from htrbatch.io import read_pages
 from htrbatch.metrics import corpus_rates
 from htrbatch.pipeline import Recognizer
+from htrbatch.preprocess import clean_line
 
 
 def run(decoder, logprobs, refs) -> dict:
@@ -39,6 +40,9 @@ def main() -> None:
     ap.add_argument("--beam-width", type=int, default=DecodeOptions().beam_width)
     ap.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0])
     ap.add_argument("--betas", type=float, nargs="+", default=[0.0, 1.0, 2.0])
+    ap.add_argument(
+        "--lm", default="default", help="word LM for the beam rows: default, or an ARPA/binary path"
+    )
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
@@ -46,20 +50,27 @@ def main() -> None:
     samples = samples[:: max(1, len(samples) // args.limit)][: args.limit]
     rec = Recognizer(args.model, "cpu", 32, DecodeOptions(decoder="greedy"))
     t0 = time.perf_counter()
-    logprobs = rec.logprobs([read_pages(s.image)[0].image for s in samples])
+    # the line images as `evaluate` reads them (--segmenter none cleans each line first)
+    logprobs = rec.logprobs([clean_line(read_pages(s.image)[0].image) for s in samples])
     model_ms = 1000 * (time.perf_counter() - t0) / len(samples)
     refs = [s.text for s in samples]
     labels, blank = rec.charset.labels, rec.charset.blank
-    results: dict = {"dataset": args.dataset, "lines": len(samples), "model_ms_per_line": model_ms}
+    results: dict = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "lm": args.lm,
+        "lines": len(samples),
+        "model_ms_per_line": model_ms,
+    }
     bw = args.beam_width
 
     def opts(**kw) -> DecodeOptions:
-        return DecodeOptions(**kw)
+        return DecodeOptions(**{"lm": args.lm, **kw})
 
     rows = {
         "greedy": opts(decoder="greedy"),
         f"beam{bw} no LM": opts(decoder="beam", lm="none", beam_width=bw),
-        f"beam{bw} + LM": opts(decoder="beam", lm="default", beam_width=bw),
+        f"beam{bw} + LM": opts(decoder="beam", beam_width=bw),
     }
     for name, o in rows.items():
         results[name] = run(build_decoder(o, labels, blank), logprobs, refs)

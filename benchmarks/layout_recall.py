@@ -36,6 +36,7 @@ from htrbatch.errors import InputError  # noqa: E402
 from htrbatch.formats import read_layout  # noqa: E402
 from htrbatch.formats.layout import layout_scale  # noqa: E402
 from htrbatch.segment import SegmentOptions, segment_page  # noqa: E402
+from htrbatch.segment.layout import check_layout_fits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -85,6 +86,8 @@ def load_pages(folder: Path) -> list[tuple[str, Path, np.ndarray, list[bool]]]:
         w, h = imagesize(img)
         try:
             sx, sy = layout_scale(layout, w, h, img.name)
+            gray = cv2.imread(str(img), cv2.IMREAD_GRAYSCALE)
+            check_layout_fits(gray, layout, (sx, sy), img.name)
         except InputError as err:  # a layout made for another image: not ground truth for this
             print(f"skipped: {err}", file=sys.stderr)
             continue
