@@ -46,6 +46,7 @@ SETS = {
 VARIANTS = {
     "baseline": {"regions": False, "archival": False},
     "new": {},
+    "no-insertions": {"insertions": False},
 }
 
 
