@@ -95,7 +95,7 @@ def split_insertions(
     # Components touching the core band are the line's; the others lie wholly above or below.
     above = y + h <= c0
     below = y >= c1
-    tall = h >= 0.3 * hc  # not dots, bars, commas: seeds of a group
+    tall = h >= 0.5 * hc  # not dots, bars, commas: seeds of a group
     groups: list[tuple[int, np.ndarray]] = []
     for side, free in ((-1, above), (1, below)):
         seeds = np.nonzero(free & tall)[0]
@@ -130,15 +130,18 @@ def split_insertions(
             continue
         if area[members].sum() < options.insert_min_mass * area.sum():
             continue
-        # Small marks (i-dots, bars, commas) inside the group's box belong to its words.
+        # Small marks (i-dots, bars, commas) inside the group's box, or beyond it on the side
+        # away from the line, belong to its words (the line's own i-dots lie between the two).
         free = above if side < 0 else below
+        reach_up = 0.5 * hc if side < 0 else 0.0
+        reach_down = 0.0 if side < 0 else 0.5 * hc
         inside = (
             free
             & ~taken
             & (x >= gx0 - 0.3 * hc)
             & (x + w <= gx1 + 0.3 * hc)
-            & (y >= gy0 - 0.5 * hc)
-            & (y + h <= gy1 + 0.5 * hc)
+            & (y >= gy0 - reach_up)
+            & (y + h <= gy1 + reach_down)
         )
         inside[members] = True
         taken |= inside
