@@ -46,7 +46,7 @@ SETS = {
 VARIANTS = {
     "baseline": {"regions": False, "archival": False},
     "new": {},
-    "no-insertions": {"insertions": False},
+    "insertions": {"insertions": True},
 }
 
 

@@ -47,7 +47,7 @@ def test_insertion_becomes_its_own_line_between_its_neighbours():
     # Without the stage the word is the ascender zone of the line below it.
     assert contains(merged.lines[1].bbox, word)
 
-    seg = segment_page(page, SegmentOptions())
+    seg = segment_page(page, SegmentOptions(insertions=True))
     assert len(seg.lines) == 5
     ins = seg.lines[1]
     assert contains(ins.bbox, word)
@@ -72,7 +72,7 @@ def test_insertion_becomes_its_own_line_between_its_neighbours():
 def test_page_without_insertions_is_unchanged():
     page, _ = letter(insert=False)
     off = segment_page(page, SegmentOptions(insertions=False))
-    on = segment_page(page, SegmentOptions())
+    on = segment_page(page, SegmentOptions(insertions=True))
     assert len(on.lines) == len(off.lines) == 4
     for a, b in zip(on.lines, off.lines):
         assert a.bbox == b.bbox
