@@ -81,8 +81,9 @@ class SegmentOptions:
 
     insertions: bool = False
     """Off by default: +0.9 recall on Hooker but 95 -> 90 % exact counts on rendered IAM-OnDB
-    forms (docs/segmentation.md). Split interlinear insertions (a few words written small above or below a line) off the
-    line that absorbed them into lines of their own (:mod:`~htrbatch.segment.insertions`)."""
+    forms (docs/segmentation.md). Split interlinear insertions (a few words written small above
+    or below a line) off the line that absorbed them into lines of their own
+    (:mod:`~htrbatch.segment.insertions`)."""
     insert_dist: float = 1.0
     """insertions: a group of ink lies this far (x the line's core height) from its core band."""
     insert_min_height: float = 0.6
