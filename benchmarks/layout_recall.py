@@ -47,6 +47,7 @@ SETS = {
 VARIANTS = {
     "baseline": {"regions": False, "archival": False},
     "new": {},
+    "insertions": {"insertions": True},
 }
 
 

@@ -29,6 +29,7 @@ from htrbatch.segment.candidates import (
     ridge_candidates,
 )
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
+from htrbatch.segment.insertions import split_insertions
 from htrbatch.segment.options import Segmentation, SegmentOptions
 from htrbatch.segment.regions import clean_archival, find_blocks, union_box
 from htrbatch.segment.rules import validate_candidates
@@ -256,9 +257,28 @@ def _block_lines(
             continue
         top = cuts_full[i - 1] if i > 0 else np.full(rw, -1.0)
         bottom = cuts_full[i] if i < len(lines) - 1 else np.full(rw, float(rh))
-        line = cut_line(img_r, bin_r, top, bottom, inv, page.in_shape, options.pad, spacing)
-        if line is not None:
-            out.append(line)
+        parts = split_insertions(img_r, bin_r, top, bottom, options) if options.insertions else None
+        if parts is None:
+            line = cut_line(img_r, bin_r, top, bottom, inv, page.in_shape, options.pad, spacing)
+            if line is not None:
+                out.append(line)
+            continue
+        for part in parts:
+            # The part's window: rows part.y0 onwards of the block.
+            inv_p = inv.copy()
+            inv_p[:, 2] += inv_p[:, 1] * part.y0
+            line = cut_line(
+                part.image,
+                part.ink,
+                top - part.y0,
+                bottom - part.y0,
+                inv_p,
+                page.in_shape,
+                options.pad,
+                spacing,
+            )
+            if line is not None:
+                out.append(line)
     separators = [to_input_polyline(c, inv, page.in_shape) for c in cuts_full]
     return out, separators, method
 
