@@ -49,7 +49,11 @@ def test_every_shipped_model_and_its_lm_are_there(name: str) -> None:
 def test_hooker_model_extends_the_default_charset() -> None:
     default = load_checkpoint(model_file("default"))
     hooker = load_checkpoint(model_file("hooker"))
-    assert hooker.config == default.config
+    # the default network read at twice the height (benchmarks/widen_height.py): one more
+    # 2x2 pooling, every other layer of the same shape
+    assert hooker.config.height == 2 * default.config.height
+    assert hooker.config.channels == default.config.channels
+    assert hooker.config.lstm_hidden == default.config.lstm_hidden
     assert hooker.charset.labels[: len(default.charset)] == default.charset.labels
     assert "£" in hooker.charset.labels  # a character of the letters the default model lacks
 
@@ -75,7 +79,8 @@ def test_a_mistyped_name_is_refused_naming_the_shipped_models(tmp_path: Path) ->
 @pytest.mark.slow
 def test_hooker_model_reads_a_held_out_hooker_page(tmp_path: Path) -> None:
     # JDH_2_16_154_001: a page of a test letter (benchmarks/hooker_split.py), never trained on.
-    # Measured: 16.49 % CER with --model hooker (its LM), 57.97 % with the default model.
+    # Measured: 17.21 % CER with --model hooker (its LM; 16.49 % with the 32-px model of session
+    # 15), 57.97 % with the default model.
     for suffix in (".jpg", ".xml"):
         name = "JDH_2_16_154_001" + suffix
         (tmp_path / name).symlink_to(SHARED / "data" / "hooker" / "pages" / name)
