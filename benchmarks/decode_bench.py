@@ -65,7 +65,8 @@ def main() -> None:
     bw = args.beam_width
 
     def opts(**kw) -> DecodeOptions:
-        return DecodeOptions(**{"lm": args.lm, **kw})
+        lm = "default" if kw.get("decoder") == "greedy" else args.lm  # greedy takes no LM
+        return DecodeOptions(**{"lm": lm, **kw})
 
     rows = {
         "greedy": opts(decoder="greedy"),
