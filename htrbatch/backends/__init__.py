@@ -53,7 +53,8 @@ class BackendOptions:
 
 
 class Backend(Protocol):
-    """What the CLI runs a batch through."""
+    """What the CLI runs a batch through. The backends subclass it for its context manager
+    (``with open_backend(...) as b``: ``close`` on the way out)."""
 
     precision_note: str | None  # why an explicit --precision runs as something else, or None
 
@@ -61,14 +62,16 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> Backend: ...
+    def __enter__(self) -> Backend:
+        return self
 
     def __exit__(
         self,
         kind: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        self.close()
 
 
 def open_backend(options: TranscribeOptions, backend: BackendOptions = BackendOptions()) -> Backend:

@@ -4,12 +4,12 @@ recognises them (:meth:`htrbatch.pipeline.Transcriber.transcribe_files`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 
+from htrbatch.backends import Backend
 from htrbatch.pipeline import FileJob, FileResult, TranscribeOptions, Transcriber
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     def __init__(self, options: TranscribeOptions) -> None:
         self.transcriber = Transcriber(options)
         self.precision_note = self.transcriber.recognizer.precision_note
@@ -19,14 +19,3 @@ class LocalBackend:
 
     def close(self) -> None:
         pass
-
-    def __enter__(self) -> LocalBackend:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

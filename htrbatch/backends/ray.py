@@ -24,14 +24,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import cv2
 import ray
 from ray.exceptions import RayError
 
-from htrbatch.backends import BackendOptions
+from htrbatch.backends import Backend, BackendOptions
 from htrbatch.errors import OptionsError
 from htrbatch.pipeline import (
     FileJob,
@@ -100,7 +99,7 @@ class _Recogniser:
 _RecogniserActor = ray.remote(max_restarts=-1, max_task_retries=ACTOR_TASK_RETRIES)(_Recogniser)
 
 
-class RayBackend:
+class RayBackend(Backend):
     """Transcribe on a Ray cluster; see the module docstring."""
 
     def __init__(self, options: TranscribeOptions, backend: BackendOptions) -> None:
@@ -230,14 +229,3 @@ class RayBackend:
         if self.owns_ray and ray.is_initialized():
             ray.shutdown()
         self.owns_ray = False
-
-    def __enter__(self) -> RayBackend:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
