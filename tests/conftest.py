@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -13,6 +16,17 @@ from htrbatch.model import CRNN, DEFAULT_CHARSET, Charset, CRNNConfig, save_chec
 
 # The read-only project data (IAM-OnDB archives, fonts, texts), beside the checkout as ../shared.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as module ``name`` (benchmarks/ is not a package);
+    tests share its makers, e.g. soak.py's bad files."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -4,10 +4,8 @@ name are reported, never skipped without a word; error lines print file names li
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,21 +17,9 @@ from htrbatch.cli import app
 from htrbatch.cli.app import literal
 from htrbatch.errors import InputError
 from htrbatch.io import expand_inputs, iter_pages, not_a_file
-from tests.conftest import draw_lines
+from tests.conftest import draw_lines, load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _soak():
-    """benchmarks/soak.py, whose bad-file makers these tests share."""
-    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["soak"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-soak = _soak()
+soak = load_benchmark("soak")  # benchmarks/soak.py, whose bad-file makers these tests share
 
 # what each kind's reason says (as root, chmod 0 does not stop reading: "unreadable" is then
 # judged by its content, a truncated PNG)

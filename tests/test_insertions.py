@@ -6,14 +6,8 @@ import cv2
 import numpy as np
 
 from htrbatch.segment import SegmentOptions, segment_page
+from tests.test_preprocess import FONT, TEXT
 
-FONT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
-TEXT = [
-    "the quick brown fox jumps over",
-    "a lazy dog while singing loudly",
-    "handwriting on ruled paper is fine",
-    "but shadows make it harder to read",
-]
 PITCH = 90
 
 

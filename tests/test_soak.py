@@ -6,28 +6,18 @@ other lines of its batch), no temporary file remains, every bad file is named on
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _soak():
-    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["soak"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.conftest import load_benchmark
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only (FIFOs, kill -9)")
 def test_kill_and_resume_gives_the_uninterrupted_outputs(tmp_path: Path) -> None:
-    soak = _soak()
+    soak = load_benchmark("soak")
     # small batches: many groups of results, so the kill lands between written pages
     extra = ["--decoder", "greedy", "--workers", "1", "--batch-size", "4"]
     r = soak.soak(
