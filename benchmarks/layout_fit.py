@@ -19,7 +19,12 @@ from htrbatch.data.layout_lines import find_layout_pages
 from htrbatch.errors import InputError
 from htrbatch.formats import read_layout
 from htrbatch.formats.layout import layout_scale
-from htrbatch.segment.layout import MIN_FIT_LINES, MIN_INK_COVERAGE, ink_coverage
+from htrbatch.segment.layout import (
+    MIN_FIT_LINES,
+    MIN_INK_COVERAGE,
+    ink_coverage,
+    line_polygons,
+)
 
 
 def main() -> None:
@@ -39,8 +44,7 @@ def main() -> None:
             except InputError:
                 print(f"  {page.image.name}: polygons reach past the image (refused already)")
                 continue
-            polys = [ln.polygon * (sx, sy) for ln in layout.lines if ln.polygon is not None]
-            polys = [p for p in polys if len(p) >= 3]
+            polys = line_polygons(layout, (sx, sy))
             rows.append((ink_coverage(gray, polys), len(polys), page.image.name))
         rows.sort()
         refused = [r for r in rows if r[0] < MIN_INK_COVERAGE and r[1] >= MIN_FIT_LINES]

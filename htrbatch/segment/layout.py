@@ -75,14 +75,19 @@ def ink_coverage(gray: np.ndarray, polygons: list[np.ndarray]) -> float:
     return float((ink & mask).sum()) / total
 
 
+def line_polygons(layout: Layout, scale: tuple[float, float]) -> list[np.ndarray]:
+    """The layout's line polygons (those with 3 points or more) scaled onto the image."""
+    polys = [ln.polygon * scale for ln in layout.lines if ln.polygon is not None]
+    return [p for p in polys if len(p) >= 3]
+
+
 def check_layout_fits(
     gray: np.ndarray, layout: Layout, scale: tuple[float, float], image: str = ""
 ) -> None:
     """Raise InputError naming the layout file when its line polygons (scaled by ``scale``)
     miss most of the page's writing (:data:`MIN_INK_COVERAGE`): the layout was made for
     another image, and every line cut from it would be the wrong piece of writing."""
-    polys = [ln.polygon * scale for ln in layout.lines if ln.polygon is not None]
-    polys = [p for p in polys if len(p) >= 3]
+    polys = line_polygons(layout, scale)
     if len(polys) < MIN_FIT_LINES:
         return
     cov = ink_coverage(gray, polys)
