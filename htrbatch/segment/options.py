@@ -79,6 +79,17 @@ class SegmentOptions:
     """regions: a column at the side under this fraction of the width beside a wider one is
     marginalia, read after the blocks beside it."""
 
+    merge_split: bool = True
+    """Split a found line that holds two lines (a deep valley between two peaks of its ink
+    profile; :mod:`~htrbatch.segment.merged`)."""
+    merge_valley: float = 0.25
+    """merge_split: the valley is at most this fraction of the lower peak."""
+    merge_min_mass: float = 0.1
+    """merge_split: each side carries at least this fraction of the line's ink."""
+    merge_min_dist: float = 1.5
+    """merge_split: the two peaks are at least this far apart (x the larger side's core
+    height): an ascender or descender zone next to its core is nearer."""
+
     insertions: bool = False
     """Off by default: +0.9 recall on Hooker but 95 -> 90 % exact counts on rendered IAM-OnDB
     forms (docs/segmentation.md). Split interlinear insertions (a few words written small above

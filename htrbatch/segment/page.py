@@ -30,6 +30,7 @@ from htrbatch.segment.candidates import (
 )
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
 from htrbatch.segment.insertions import split_insertions
+from htrbatch.segment.merged import split_merged
 from htrbatch.segment.options import Segmentation, SegmentOptions
 from htrbatch.segment.regions import clean_archival, find_blocks, union_box
 from htrbatch.segment.rules import validate_candidates
@@ -257,25 +258,27 @@ def _block_lines(
             continue
         top = cuts_full[i - 1] if i > 0 else np.full(rw, -1.0)
         bottom = cuts_full[i] if i < len(lines) - 1 else np.full(rw, float(rh))
-        parts = split_insertions(img_r, bin_r, top, bottom, options) if options.insertions else None
-        if parts is None:
-            line = cut_line(img_r, bin_r, top, bottom, inv, page.in_shape, options.pad, spacing)
-            if line is not None:
-                out.append(line)
-            continue
-        for part in parts:
-            # The part's window: rows part.y0 onwards of the block.
+        # Windows of the block (rows y0 onwards) each holding one line's ink: the line, or
+        # the lines it turned out to hold, then their interlinear insertions.
+        windows = [(img_r, bin_r, 0)]
+        if options.merge_split:
+            merged = split_merged(img_r, bin_r, top, bottom, spacing, options)
+            if merged is not None:
+                windows = [(p.image, p.ink, p.y0) for p in merged]
+        if options.insertions:
+            split = []
+            for image, ink, y0 in windows:
+                parts = split_insertions(image, ink, top - y0, bottom - y0, options)
+                if parts is None:
+                    split.append((image, ink, y0))
+                else:
+                    split.extend((p.image, p.ink, y0 + p.y0) for p in parts)
+            windows = split
+        for image, ink, y0 in windows:
             inv_p = inv.copy()
-            inv_p[:, 2] += inv_p[:, 1] * part.y0
+            inv_p[:, 2] += inv_p[:, 1] * y0
             line = cut_line(
-                part.image,
-                part.ink,
-                top - part.y0,
-                bottom - part.y0,
-                inv_p,
-                page.in_shape,
-                options.pad,
-                spacing,
+                image, ink, top - y0, bottom - y0, inv_p, page.in_shape, options.pad, spacing
             )
             if line is not None:
                 out.append(line)
