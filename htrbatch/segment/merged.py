@@ -38,6 +38,7 @@ class Split:
     mass: float  # ink share of the lighter side
     dist: float  # rows between the two peaks
     core: float  # the larger core height of the two sides (rows)
+    xc: float  # the middle column, where the valley is at ``row``
 
 
 def best_split(ink: np.ndarray, spacing: float) -> Split | None:
@@ -50,8 +51,10 @@ def best_split(ink: np.ndarray, spacing: float) -> Split | None:
     Returns:
         The best split, or None when the line has too little ink to tell.
     """
-    ys, xs = np.nonzero(ink)
-    if len(ys) < 50:
+    # Every other column: the profiles are as good and the work is halved.
+    ys, xs = np.nonzero(ink[:, ::2])
+    xs = xs * 2
+    if len(ys) < 25:
         return None
     h = ink.shape[0]
     xc = 0.5 * (xs.min() + xs.max())
@@ -85,8 +88,18 @@ def best_split(ink: np.ndarray, spacing: float) -> Split | None:
             mass=float(min(cum[s], total - cum[s]) / total),
             dist=float(pb - pa),
             core=float(core),
+            xc=float(xc),
         )
     return best
+
+
+def _passes(s: Split, options: SegmentOptions) -> bool:
+    """A valley deep enough between two peaks far enough apart, each side heavy enough."""
+    return (
+        s.ratio <= options.merge_valley
+        and s.mass >= options.merge_min_mass
+        and s.dist >= options.merge_min_dist * s.core
+    )
 
 
 def _height(band: tuple[int, int]) -> int:
@@ -119,12 +132,13 @@ def split_merged(
         return None
     rows = np.arange(ya, yb)[:, None]
     ink = bin_r[ya:yb] & (rows > top[None, :]) & (rows < bottom[None, :])
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(
-        ink.view(np.uint8), connectivity=8
-    )
+    first = best_split(ink, spacing)
+    if first is None or not _passes(first, options):
+        return None  # most lines: no components needed
+    n, labels, _, cents = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
     if n <= 2:
         return None
-    groups = _split(ink, labels, cents, np.arange(1, n), spacing, options, depth=2)
+    groups = _split(ink, labels, cents, np.arange(1, n), spacing, options, depth=2, first=first)
     if len(groups) < 2:
         return None
     window = img_r[ya:yb]
@@ -148,24 +162,18 @@ def _split(
     spacing: float,
     options: SegmentOptions,
     depth: int,
+    first: Split | None = None,
 ) -> list[np.ndarray]:
     """Component labels ``idx`` as one group, or split top to bottom (at most ``depth`` more
-    times)."""
+    times); ``first``: the split of all of ``ink``, when ``idx`` is all of it."""
     mine = np.zeros(len(cents), bool)
     mine[idx] = True
     own = ink & mine[labels]
-    s = best_split(own, spacing)
-    if (
-        s is None
-        or s.ratio > options.merge_valley
-        or s.mass < options.merge_min_mass
-        or s.dist < options.merge_min_dist * s.core
-    ):
+    s = first if first is not None else best_split(own, spacing)
+    if s is None or not _passes(s, options):
         return [idx]
-    ys, xs = np.nonzero(own)
-    xc = 0.5 * (xs.min() + xs.max())
     # Each component to the side of the valley its centroid lies on.
-    upper = cents[idx, 1] - s.slope * (cents[idx, 0] - xc) <= s.row
+    upper = cents[idx, 1] - s.slope * (cents[idx, 0] - s.xc) <= s.row
     parts = [idx[upper], idx[~upper]]
     if not len(parts[0]) or not len(parts[1]):
         return [idx]
