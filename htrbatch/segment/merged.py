@@ -9,7 +9,9 @@ slope whose profile has the deepest **valley between two peaks** wins. The line 
 valley when the valley is deep (at most ``merge_valley`` of the lower peak), each side carries at
 least ``merge_min_mass`` of the ink, and the two peaks are at least ``merge_min_dist`` x the
 larger side's core height apart (a line's ascender or descender zone next to its core is nearer
-and never has a deep valley between). Connected components go to the side of their centroid.
+and never has a deep valley between). Connected components go to the side of their centroid; the
+two sides must lie one above the other (their column spans overlap by ``merge_overlap`` of the
+narrower), not side by side as the halves of one line projected along a wrong slope do.
 Each side is examined again (a line can hold three).
 """
 
@@ -135,10 +137,12 @@ def split_merged(
     first = best_split(ink, spacing)
     if first is None or not _passes(first, options):
         return None  # most lines: no components needed
-    n, labels, _, cents = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
     if n <= 2:
         return None
-    groups = _split(ink, labels, cents, np.arange(1, n), spacing, options, depth=2, first=first)
+    left = stats[:, cv2.CC_STAT_LEFT]
+    span = np.stack([left, left + stats[:, cv2.CC_STAT_WIDTH]], axis=1)  # (n, 2) columns
+    groups = _split(ink, labels, cents, span, np.arange(1, n), spacing, options, 2, first)
     if len(groups) < 2:
         return None
     window = img_r[ya:yb]
@@ -158,6 +162,7 @@ def _split(
     ink: np.ndarray,
     labels: np.ndarray,
     cents: np.ndarray,
+    span: np.ndarray,
     idx: np.ndarray,
     spacing: float,
     options: SegmentOptions,
@@ -177,9 +182,14 @@ def _split(
     parts = [idx[upper], idx[~upper]]
     if not len(parts[0]) or not len(parts[1]):
         return [idx]
+    # Two lines lie one above the other; the halves of one line projected along a slope that
+    # is not its own lie side by side.
+    (a0, a1), (b0, b1) = ((span[p, 0].min(), span[p, 1].max()) for p in parts)
+    if min(a1, b1) - max(a0, b0) < options.merge_overlap * min(a1 - a0, b1 - b0):
+        return [idx]
     if depth <= 0:
         return parts
     out: list[np.ndarray] = []
     for p in parts:
-        out.extend(_split(ink, labels, cents, p, spacing, options, depth - 1))
+        out.extend(_split(ink, labels, cents, span, p, spacing, options, depth - 1))
     return out

@@ -29,7 +29,7 @@ from htrbatch.segment.candidates import (
     ridge_candidates,
 )
 from htrbatch.segment.cut import cut_line, line_pitch, to_input_polyline
-from htrbatch.segment.insertions import split_insertions
+from htrbatch.segment.insertions import LinePart, split_insertions
 from htrbatch.segment.merged import split_merged
 from htrbatch.segment.options import Segmentation, SegmentOptions
 from htrbatch.segment.regions import clean_archival, find_blocks, union_box
@@ -263,7 +263,7 @@ def _block_lines(
         windows = [(img_r, bin_r, 0)]
         if options.merge_split:
             merged = split_merged(img_r, bin_r, top, bottom, spacing, options)
-            if merged is not None:
+            if merged is not None and not _clipped_end(merged, inv, page.in_shape):
                 windows = [(p.image, p.ink, p.y0) for p in merged]
         if options.insertions:
             split = []
@@ -284,6 +284,21 @@ def _block_lines(
                 out.append(line)
     separators = [to_input_polyline(c, inv, page.in_shape) for c in cuts_full]
     return out, separators, method
+
+
+def _clipped_end(parts: list[LinePart], inv: np.ndarray, in_shape: tuple[int, int]) -> bool:
+    """Whether the first of a split line's parts reaches the input's top edge or the last its
+    bottom edge: the rest of a neighbouring line the border cut off (line images cut with a
+    margin), which the candidate checks gave to this line on purpose (:mod:`.rules`)."""
+    h = in_shape[0]
+    for part, at_top in ((parts[0], True), (parts[-1], False)):
+        ys, xs = np.nonzero(part.ink)
+        if len(ys) == 0:
+            continue
+        pts = np.stack([xs, ys + part.y0, np.ones(len(xs))], axis=1) @ inv.T  # (N, 2) input
+        if (pts[:, 1].min() <= 1.5) if at_top else (pts[:, 1].max() >= h - 2.5):
+            return True
+    return False
 
 
 def _border_zone(
