@@ -8,7 +8,9 @@ types), pages whose line count is exact, pages whose JSON has ``regions``, secon
 and why the missed lines were missed (:func:`classify_misses`).
 
 Variants: ``baseline`` (``SegmentOptions(regions=False, archival=False)``: the page as one
-block, as before regions) and ``new`` (the defaults: archival cleaning + text blocks).
+block, as before regions), ``new`` (the defaults: archival cleaning + text blocks + merged lines
+split), ``insertions`` (the defaults + interlinear insertions) and ``merge-off`` (the defaults
+without splitting merged lines, :mod:`htrbatch.segment.merged`).
 
     python benchmarks/layout_recall.py                        # hooker + stanford-dev, both variants
     python benchmarks/layout_recall.py --every 10 --variants new      # a 1-in-10 subset
@@ -48,6 +50,7 @@ VARIANTS = {
     "baseline": {"regions": False, "archival": False},
     "new": {},
     "insertions": {"insertions": True},
+    "merge-off": {"merge_split": False},
 }
 
 
