@@ -3,8 +3,8 @@
 The page is cleaned and its skew estimated (:mod:`htrbatch.preprocess`), rotated so the lines are
 horizontal on average, and analysed on a downscaled ink-coverage map: candidates
 (:mod:`~htrbatch.segment.candidates`), checked (:mod:`~htrbatch.segment.rules`), separated
-(:mod:`~htrbatch.segment.separators`, :mod:`~htrbatch.segment.seams`) and cut out
-(:mod:`~htrbatch.segment.cut`).
+(:mod:`~htrbatch.segment.separators`, :mod:`~htrbatch.segment.seams`), split where one holds
+two lines (:mod:`~htrbatch.segment.merged`) and cut out (:mod:`~htrbatch.segment.cut`).
 """
 
 from __future__ import annotations
