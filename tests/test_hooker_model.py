@@ -80,7 +80,7 @@ def test_a_mistyped_name_is_refused_naming_the_shipped_models(tmp_path: Path) ->
 def test_hooker_model_reads_a_held_out_hooker_page(tmp_path: Path) -> None:
     # JDH_2_16_154_001: a page of a test letter (benchmarks/hooker_split.py), never trained on.
     # Measured: 17.21 % CER with --model hooker (its LM; 16.49 % with the 32-px model of session
-    # 15), 57.97 % with the default model.
+    # 15), 57.97 % with the default model v9, 34.06 % with v10 (which saw other Hooker letters).
     for suffix in (".jpg", ".xml"):
         name = "JDH_2_16_154_001" + suffix
         (tmp_path / name).symlink_to(SHARED / "data" / "hooker" / "pages" / name)
@@ -94,4 +94,4 @@ def test_hooker_model_reads_a_held_out_hooker_page(tmp_path: Path) -> None:
         assert doc["lines"] == 22
         scores[model] = doc["cer"]
     assert scores["hooker"] < 0.20
-    assert scores["hooker"] < scores["default"] / 2
+    assert scores["hooker"] < scores["default"] - 0.1  # the collection model reads it far better
