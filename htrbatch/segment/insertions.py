@@ -50,6 +50,44 @@ def core_band(row: np.ndarray) -> tuple[int, int]:
     return c0, c1
 
 
+def line_ink(
+    bin_r: np.ndarray, top: np.ndarray, bottom: np.ndarray
+) -> tuple[int, np.ndarray] | None:
+    """``(ya, ink)``: the window's first row on the block and the ink held between the
+    separators (bool, rows ``ya:yb``, top < y < bottom); None for a window under 8 rows."""
+    rh = bin_r.shape[0]
+    ya = int(max(0, np.floor(top.min())))
+    yb = int(min(rh, np.ceil(bottom.max()) + 1))
+    if yb - ya < 8:
+        return None
+    rows = np.arange(ya, yb)[:, None]
+    return ya, bin_r[ya:yb] & (rows > top[None, :]) & (rows < bottom[None, :])
+
+
+def line_parts(
+    img_r: np.ndarray,
+    ya: int,
+    ink: np.ndarray,
+    labels: np.ndarray,
+    pieces: list[tuple[int, np.ndarray]],
+) -> list[LinePart]:
+    """One :class:`LinePart` per ``(side, component labels)`` piece of the window ``ink`` (rows
+    ``ya`` onwards of ``img_r``, components ``labels``): its own ink, and the window with the
+    other pieces' ink (dilated by one pixel) painted to paper."""
+    window = img_r[ya : ya + ink.shape[0]]
+    n = int(labels.max()) + 1
+    out = []
+    for side, idx in pieces:
+        mine = np.zeros(n, bool)
+        mine[idx] = True
+        own = mine[labels]
+        other = ink & ~own
+        image = window.copy()
+        image[cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
+        out.append(LinePart(side, ya, image, own))
+    return out
+
+
 def split_insertions(
     img_r: np.ndarray,
     bin_r: np.ndarray,
@@ -68,13 +106,10 @@ def split_insertions(
         The pieces top to bottom (insertions above, the line, insertions below), or None when
         nothing is split off (the line is cut as it is).
     """
-    rh, rw = bin_r.shape
-    ya = int(max(0, np.floor(top.min())))
-    yb = int(min(rh, np.ceil(bottom.max()) + 1))
-    if yb - ya < 8:
+    held = line_ink(bin_r, top, bottom)
+    if held is None:
         return None
-    rows = np.arange(ya, yb)[:, None]
-    ink = bin_r[ya:yb] & (rows > top[None, :]) & (rows < bottom[None, :])
+    ya, ink = held
     row = ink.sum(axis=1)
     if row.max() == 0:
         return None
@@ -157,17 +192,7 @@ def split_insertions(
     pieces.append((0, np.nonzero(keep)[0]))
     pieces.extend(p for p in parts if p[0] > 0)
     pieces.sort(key=lambda p: (p[0], _top_of(stats, p[1])) if p[0] else (0, 0))
-    window = img_r[ya:yb]
-    out = []
-    for side, idx in pieces:
-        mine = np.zeros(n, bool)
-        mine[idx] = True
-        own = mine[labels]
-        other = ink & ~own
-        image = window.copy()
-        image[cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
-        out.append(LinePart(side, ya, image, own))
-    return out
+    return line_parts(img_r, ya, ink, labels, pieces)
 
 
 def _top_of(stats: np.ndarray, idx: np.ndarray) -> int:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from htrbatch.segment.insertions import LinePart, core_band
+from htrbatch.segment.insertions import LinePart, core_band, line_ink, line_parts
 from htrbatch.segment.options import SegmentOptions
 
 SLOPES = np.linspace(-0.04, 0.04, 9)
@@ -127,13 +127,10 @@ def split_merged(
     Returns:
         The lines top to bottom (``side`` 0), or None when it is one line (cut as it is).
     """
-    rh, rw = bin_r.shape
-    ya = int(max(0, np.floor(top.min())))
-    yb = int(min(rh, np.ceil(bottom.max()) + 1))
-    if yb - ya < 8:
+    held = line_ink(bin_r, top, bottom)
+    if held is None:
         return None
-    rows = np.arange(ya, yb)[:, None]
-    ink = bin_r[ya:yb] & (rows > top[None, :]) & (rows < bottom[None, :])
+    ya, ink = held
     first = best_split(ink, spacing)
     if first is None or not _passes(first, options):
         return None  # most lines: no components needed
@@ -145,17 +142,7 @@ def split_merged(
     groups = _split(ink, labels, cents, span, np.arange(1, n), spacing, options, 2, first)
     if len(groups) < 2:
         return None
-    window = img_r[ya:yb]
-    out = []
-    for idx in groups:
-        mine = np.zeros(n, bool)
-        mine[idx] = True
-        own = mine[labels]
-        other = ink & ~own
-        image = window.copy()
-        image[cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
-        out.append(LinePart(0, ya, image, own))
-    return out
+    return line_parts(img_r, ya, ink, labels, [(0, idx) for idx in groups])
 
 
 def _split(
