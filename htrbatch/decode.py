@@ -34,7 +34,7 @@ import os
 import re
 import tempfile
 import weakref
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -241,8 +241,9 @@ class BeamDecoder:
     by default read from ``<stem>.unigrams.txt`` next to it (or from the ARPA 1-grams). pyctcdecode
     needs the vocabulary to score partial words and to keep word boundaries. ``alpha`` weighs the
     LM, ``beta`` is the bonus per word, ``unk_offset`` the natural-log penalty for a word outside
-    the vocabulary. ``workers`` > 1 lets :func:`decode_batch` fork that many processes for large
-    batches (pyctcdecode keeps the LM in a class variable that forked children inherit).
+    the vocabulary. ``workers`` >= 1 lets :func:`decode_batch` fork that many processes for
+    large batches (pyctcdecode keeps the LM in a class variable that forked children inherit);
+    0 decodes in this process.
     """
 
     def __init__(
@@ -256,7 +257,7 @@ class BeamDecoder:
         unigrams: Collection[str] | None = None,
         *,
         unk_offset: float = -10.0,
-        workers: int = 1,
+        workers: int = 0,
         token_min_logp: float = -5.0,
         beam_prune_logp: float = -10.0,
     ) -> None:
@@ -305,6 +306,7 @@ class BeamDecoder:
         self.lm_path = lm_path
         self._decoder = BeamSearchDecoderCTC(alphabet, language_model)
         self._pool: Pool | None = None
+        self._pool_init: tuple[Callable[..., object] | None, tuple[Any, ...]] = (None, ())
         # the LM lives in pyctcdecode's class-level registry; drop it when this object goes
         weakref.finalize(self, self._decoder.cleanup)
 
@@ -331,7 +333,7 @@ class BeamDecoder:
 
     def decode_many(self, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:
         """Decode several lines, in worker processes when that pays off (see ``workers``)."""
-        if self.workers <= 1 or len(logprobs_list) < MIN_POOL_BATCH:
+        if self.workers < 1 or len(logprobs_list) < MIN_POOL_BATCH:
             return [self.decode(x) for x in logprobs_list]
         xs = [
             _check_logprobs(x, len(self.labels)).astype(np.float32, copy=False)
@@ -353,11 +355,24 @@ class BeamDecoder:
             results[i] = DecodeResult(text, _confidence(logit_score, len(text)), words)
         return results
 
+    def start(
+        self, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
+    ) -> None:
+        """Fork the worker processes now (if ``workers`` >= 1 and not yet started), each running
+        ``initializer(*initargs)`` first, rather than at the first large batch, which may come
+        from a short-lived thread."""
+        self._pool_init = (initializer, initargs)
+        if self.workers >= 1:
+            self._get_pool()
+
     def _get_pool(self) -> Pool:
         if self._pool is None:
             # fork, not spawn: children must inherit the LM loaded above (pyctcdecode refuses
             # spawn pools). Created after the LM so that it is there to inherit.
-            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+            initializer, initargs = self._pool_init
+            self._pool = multiprocessing.get_context("fork").Pool(
+                self.workers, initializer, initargs
+            )
             weakref.finalize(self, self._pool.terminate)
         return self._pool
 
@@ -598,8 +613,11 @@ class DecodeOptions:
 
     ``lm``: ``"default"`` (the shipped LM; ignored by the greedy decoder), ``"none"`` or a path.
     ``alpha``/``beta``/``beam_width``/``unk_offset`` only apply to ``decoder="beam"``;
-    ``workers`` > 1 forks that many processes for large beam batches. ``punctuation``: the
-    spacing style of the output text (:data:`PUNCTUATION_STYLES`; see the module doc).
+    ``workers``: processes that run the beam search of large batches, 0 = in the calling
+    process; None (auto) is 0 here and, in the transcribe pipeline, one process beside the
+    recogniser when there are two or more cores (docs/benchmarks.md, "Speed against
+    Tesseract"). ``punctuation``: the spacing style of the output text
+    (:data:`PUNCTUATION_STYLES`; see the module doc).
     """
 
     decoder: str = "beam"
@@ -610,7 +628,7 @@ class DecodeOptions:
     beta: float = 2.0
     beam_width: int = 25
     spell: bool = False
-    workers: int = 1
+    workers: int | None = None
     unk_offset: float = -10.0
     punctuation: str = "attach"  # measured on testset_v renderings: docs/benchmarks.md
     # beam pruning (pyctcdecode's defaults): characters scoring below token_min_logp in a
@@ -642,8 +660,10 @@ class DecodeOptions:
             value = getattr(self, name)
             if not math.isfinite(value) or value >= 0:
                 raise OptionsError(f"{name} {value}: must be a finite number < 0")
-        if self.workers < 1:
-            raise OptionsError(f"--workers {self.workers}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise OptionsError(
+                f"decode workers {self.workers}: must be 0 (in this process) or more"
+            )
         if self.decoder == "greedy":
             if self.lm not in ("default", "none"):
                 raise OptionsError(
@@ -701,7 +721,7 @@ def build_decoder(
             beam_width=options.beam_width,
             unigrams=unigrams,
             unk_offset=options.unk_offset,
-            workers=options.workers,
+            workers=options.workers or 0,
             token_min_logp=options.token_min_logp,
             beam_prune_logp=options.beam_prune_logp,
         )
@@ -714,6 +734,13 @@ def build_decoder(
         # outermost: spelling works on the words as decoded, the style applies to the final text
         decoder = PunctuationDecoder(decoder, options.punctuation)
     return decoder
+
+
+def beam_search_of(decoder: Decoder) -> BeamDecoder | None:
+    """The beam decoder inside ``decoder`` (under spelling and punctuation fixes), if any."""
+    while isinstance(decoder, (SpellingDecoder, PunctuationDecoder)):
+        decoder = decoder.inner
+    return decoder if isinstance(decoder, BeamDecoder) else None
 
 
 def decode_batch(decoder: Decoder, logprobs_list: Sequence[np.ndarray]) -> list[DecodeResult]:

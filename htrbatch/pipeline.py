@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -35,7 +35,13 @@ import torch
 
 from htrbatch.assets import SHIPPED_MODELS, model_file
 from htrbatch.data.parallel import opencv_threads_paused
-from htrbatch.decode import DecodeOptions, DecodeResult, build_decoder, decode_batch
+from htrbatch.decode import (
+    DecodeOptions,
+    DecodeResult,
+    beam_search_of,
+    build_decoder,
+    decode_batch,
+)
 from htrbatch.errors import InputError, OptionsError
 from htrbatch.formats import read_layout
 from htrbatch.formats.pdf import DEFAULT_DPI
@@ -61,6 +67,7 @@ from htrbatch.runtime import (
     release_free_memory,
     resolve_device,
     set_threads,
+    usable_cpus,
 )
 from htrbatch.segment import (
     Segmentation,
@@ -595,6 +602,16 @@ def prepared_stream(
         pool.close()
 
 
+def decode_workers(options: DecodeOptions) -> int:
+    """Beam-search processes for the pipeline: ``options.workers`` if set, else (auto) one
+    process beside the recogniser when there are two or more cores. Measured on 600 lines
+    (docs/benchmarks.md, "Speed against Tesseract"): in a thread of the recogniser's process the
+    decoder's Python and the recogniser take turns on one interpreter lock."""
+    if options.workers is not None:
+        return options.workers
+    return 1 if options.decoder == "beam" and usable_cpus() >= 2 else 0
+
+
 class Transcriber:
     """Segmentation + recognition for whole pages."""
 
@@ -607,11 +624,16 @@ class Transcriber:
             options.model,
             options.device,
             options.batch_size,
-            options.decode,
+            replace(options.decode, workers=decode_workers(options.decode)),
             precision=options.precision,
             threads=threads,
             quantize=options.quantize,
         )
+        beam = beam_search_of(self.recognizer.decoder)
+        if beam is not None:
+            # forked now, from the thread that builds the pipeline (one that lives as long as
+            # it), so that the decoding processes die with it however it ends
+            beam.start(die_with_parent, (os.getpid(),))
         self.stats = StageTimes()
 
     def segment(self, page: PageImage) -> Segmentation:

@@ -249,8 +249,8 @@ def test_option_conflicts_and_bad_values_raise() -> None:
         DecodeOptions(alpha=-1.0)
     with pytest.raises(OptionsError, match="--beam-width 0"):
         DecodeOptions(beam_width=0)
-    with pytest.raises(OptionsError, match="--workers 0"):
-        DecodeOptions(workers=0)
+    with pytest.raises(OptionsError, match="decode workers -1"):
+        DecodeOptions(workers=-1)
     with pytest.raises(OptionsError, match="--punctuation spaced.*attach, split, as-decoded"):
         DecodeOptions(punctuation="spaced")
     # the default LM is not an explicit choice: greedy simply ignores it

@@ -203,7 +203,9 @@ def test_noise_estimate_equals_filtering_the_whole_page():
     """estimate_noise filters only the pixels it samples; the figure is the one a float32
     response of the whole page gives (the responses are exact integers either way)."""
     rng = np.random.default_rng(5)
-    for shape in ((40, 57), (1203, 1790)):
+    # small images (every pixel: the median read off a histogram, odd and even counts) and a
+    # page (sampled)
+    for shape in ((3, 3), (4, 7), (40, 57), (101, 838), (1203, 1790)):
         page = u8(compose(cv2.resize(text_mask(), shape[::-1])) + rng.normal(0, 9, shape))
         kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
         resp = cv2.filter2D(page.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)

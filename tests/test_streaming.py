@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import htrbatch.runtime as runtime
 from htrbatch.cli import app
-from htrbatch.decode import DecodeOptions
+from htrbatch.decode import DecodeOptions, beam_search_of
 from htrbatch.io import read_pages, write_atomic
 from htrbatch.pipeline import (
     FileJob,
@@ -27,6 +27,7 @@ from htrbatch.pipeline import (
     Recognizer,
     TranscribeOptions,
     Transcriber,
+    decode_workers,
     prepared_stream,
 )
 from htrbatch.runtime import cpu_has_native_bf16, resolve_precision
@@ -81,6 +82,39 @@ def test_streaming_with_workers_equals_in_process(page_dir: Path, tiny_checkpoin
     assert as_dicts == [r.pages[0].to_dict() for r in inline] == one_by_one
     assert [len(d["lines"]) for d in as_dicts] == [len(x) for x in TEXTS]
     assert t.stats.files == 2 * len(jobs) and t.stats.lines == 2 * sum(map(len, TEXTS))
+
+
+def test_beam_search_in_its_own_process_equals_in_process(
+    page_dir: Path, tiny_checkpoint: Path
+) -> None:
+    jobs = [FileJob(p) for p in sorted(page_dir.glob("*.png"))]
+    runs = {}
+    for n in (1, 0):
+        t = Transcriber(
+            TranscribeOptions(
+                model=str(tiny_checkpoint),
+                device="cpu",
+                batch_size=2,
+                decode=DecodeOptions(workers=n, punctuation="as-decoded"),
+            )
+        )
+        beam = beam_search_of(t.recognizer.decoder)
+        assert beam is not None and beam.workers == n
+        assert (beam._pool is not None) == (n == 1)  # started with the pipeline, not later
+        runs[n] = [r.pages[0].to_dict() for r in t.transcribe_files(jobs, workers=1)]
+        beam.close()
+    assert runs[1] == runs[0]
+    assert [len(d["lines"]) for d in runs[1]] == [len(x) for x in TEXTS]
+
+
+def test_decode_workers_auto_is_one_process_beside_the_recogniser(monkeypatch) -> None:
+    import htrbatch.pipeline as pipeline
+
+    for cpus, want in ((1, 0), (2, 1), (16, 1)):
+        monkeypatch.setattr(pipeline, "usable_cpus", lambda cpus=cpus: cpus)
+        assert decode_workers(DecodeOptions()) == want
+        assert decode_workers(DecodeOptions(decoder="greedy")) == 0
+        assert decode_workers(DecodeOptions(workers=3)) == 3
 
 
 def test_bad_file_in_the_middle_is_reported_and_the_rest_done(
