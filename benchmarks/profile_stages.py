@@ -131,7 +131,7 @@ def startup(rounds: int) -> dict[str, float]:
             "import sys; sys.argv=['htrbatch','--help']; from htrbatch.cli import main; main()",
         ],
         "import torch": [env_py, "-c", "import torch"],
-        "import numba": [env_py, "-c", "import numba"],
+        "import htrbatch.segment._astar": [env_py, "-c", "import htrbatch.segment._astar"],
         "load model + decoder (Recognizer())": [
             env_py,
             "-c",
@@ -163,7 +163,7 @@ def run_set(files: list[Path], segmenter: str, decoder: str, threads: int) -> di
     )
     tr = Transcriber(opts)
     acc = install_timers()
-    # warm-up: one file, so one-off costs (numba cache load, oneDNN kernels) are not counted
+    # warm-up: one file, so one-off costs (oneDNN kernels) are not counted
     list(tr.transcribe_files([FileJob(files[0])]))
     for cell in acc.values():
         cell[0], cell[1] = 0.0, 0

@@ -1,11 +1,11 @@
-"""A* seam search: the numba-compiled loop against the pure-Python one, on the searches that
-real pages make (issue 26).
+"""A* seam search: the C loop (htrbatch/segment/_astar.c) against the pure-Python one, on the
+searches that real pages make (issue 26).
 
     python benchmarks/seam_speed.py work/pages24 --out benchmarks/results/seam-speed.json
 
 Each page is segmented with ``--segmenter seam`` (seams between every pair of lines) while the
 calls to ``astar_seam`` are recorded; then every recorded search runs with ``engine="python"``
-and ``engine="numba"`` (best of ``--rounds``, the compiled one warmed up first), and the two
+and ``engine="c"`` (best of ``--rounds``, the compiled one warmed up first), and the two
 results are compared (nodes, rows, cost, expansions must be equal). Also times ``segment_page``
 with ``--segmenter auto`` per page with each engine (the default path).
 """
@@ -55,14 +55,14 @@ def main() -> None:
     for g in grays:
         segment_page(g, SegmentOptions(method="seam"))
     seams_mod.astar_seam = orig
-    orig(np.ones((3, 3)), np.zeros(3, int), np.full(3, 2), engine="numba")  # load/compile
+    orig(np.ones((3, 3)), np.zeros(3, int), np.full(3, 2), engine="c")  # load the extension
 
     t_py = t_nb = 0.0
     nodes = expanded = 0
     same = 0
     for cost, lo, hi, step in calls:
         a = orig(cost, lo, hi, step, engine="python")
-        b = orig(cost, lo, hi, step, engine="numba")
+        b = orig(cost, lo, hi, step, engine="c")
         ok = (a is None and b is None) or (
             a is not None
             and b is not None
@@ -77,12 +77,12 @@ def main() -> None:
         nodes += cost.size
         call = (cost, lo, hi, step)
         t_py += best(lambda c=call: orig(*c, engine="python"), args.rounds)
-        t_nb += best(lambda c=call: orig(*c, engine="numba"), args.rounds)
+        t_nb += best(lambda c=call: orig(*c, engine="c"), args.rounds)
     print(f"{len(calls)} searches on {len(files)} pages: {same} identical")
-    print(f"python {t_py:.3f} s, numba {t_nb:.3f} s: {t_py / t_nb:.1f}x")
+    print(f"python {t_py:.3f} s, C {t_nb:.3f} s: {t_py / t_nb:.1f}x")
 
     per_page = {}
-    for engine in ("python", "numba"):
+    for engine in ("python", "c"):
 
         def run(engine=engine):
             def patched(cost, lo, hi, step_cost=0.5, engine_=None):
@@ -111,7 +111,7 @@ def main() -> None:
         "identical": same,
         "nodes_in_bands": int(nodes),
         "nodes_expanded": int(expanded),
-        "search_seconds": {"python": round(t_py, 4), "numba": round(t_nb, 4)},
+        "search_seconds": {"python": round(t_py, 4), "c": round(t_nb, 4)},
         "search_speedup": round(t_py / t_nb, 2),
         "segment_page_ms_per_page": per_page,
     }

@@ -452,7 +452,6 @@ def _same_path(a, b) -> None:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_compiled_astar_finds_the_same_paths_as_python(seed):
-    pytest.importorskip("numba")
     rng = np.random.default_rng(seed)
     n, w = int(rng.integers(2, 50)), int(rng.integers(1, 300))
     cost = 0.05 + rng.random((n, w)) * float(rng.choice([1.0, 5.0, 50.0]))
@@ -465,13 +464,12 @@ def test_compiled_astar_finds_the_same_paths_as_python(seed):
     step = float(rng.choice([0.0, 0.5, 1.0]))
     _same_path(
         astar_seam(cost, lo, hi, step, engine="python"),
-        astar_seam(cost, lo, hi, step, engine="numba"),
+        astar_seam(cost, lo, hi, step, engine="c"),
     )
 
 
 @pytest.mark.parametrize("touch", [False, True])
 def test_compiled_astar_gives_the_same_page_seams(touch, monkeypatch):
-    pytest.importorskip("numba")
     import htrbatch.segment.seams as seams_mod
 
     page, _ = make_page(TEXT[:4], touch=touch, seed=3)
@@ -486,9 +484,49 @@ def test_compiled_astar_gives_the_same_page_seams(touch, monkeypatch):
     seg = segment_page(page, SegmentOptions(method="seam"))
     assert len(seg.lines) == 4 and len(calls) >= 3
     for cost, lo, hi, step in calls:
-        _same_path(
-            orig(cost, lo, hi, step, engine="python"), orig(cost, lo, hi, step, engine="numba")
-        )
+        _same_path(orig(cost, lo, hi, step, engine="python"), orig(cost, lo, hi, step, engine="c"))
+
+
+def test_without_the_c_extension_seams_are_searched_in_python_with_a_warning(monkeypatch):
+    import builtins
+
+    import htrbatch.segment.seams as seams_mod
+
+    rng = np.random.default_rng(1)
+    cost = 0.1 + rng.random((12, 40))
+    lo, hi = np.full(40, 2), np.full(40, 9)
+    expected = astar_seam(cost, lo, hi, engine="c")
+    real_import = builtins.__import__
+
+    def no_extension(name, *args, **kwargs):
+        if name == "htrbatch.segment._astar":
+            raise ImportError("not built")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_extension)
+    monkeypatch.setattr(seams_mod, "_COMPILED", None)
+    with pytest.warns(RuntimeWarning, match="not built"):
+        _same_path(astar_seam(cost, lo, hi), expected)
+    with pytest.raises(ImportError, match="pip install"):
+        astar_seam(cost, lo, hi, engine="c")
+
+
+def test_c_astar_checks_its_buffers():
+    from htrbatch.segment._astar import search
+
+    c, heur = np.ones(12), np.ones(4)
+    g, parent = np.empty(12), np.empty(12, np.int64)
+    # three equal rows: the top row's end (node 3) is reached first, after 10 expansions, as the
+    # Python loop does
+    assert search(c, heur, g, parent, 3, 4, 0, 2, 0.5) == (3, 10)
+    assert g.tolist() == [1.0, 2.0, 3.0, 4.0] * 3
+    assert parent[:4].tolist() == [-1, 0, 1, 2]
+    with pytest.raises(ValueError, match="cost must be a contiguous float64 array of 12"):
+        search(c.astype(np.float32), heur, g, parent, 3, 4, 0, 2, 0.5)
+    with pytest.raises(ValueError, match="parent must be"):
+        search(c, heur, g, parent.astype(np.int32), 3, 4, 0, 2, 0.5)
+    with pytest.raises(ValueError, match="bad band"):
+        search(c, heur, g, parent, 3, 4, 2, 3, 0.5)
 
 
 def test_astar_engine_is_checked():

@@ -16,6 +16,7 @@ along a curved path that crosses as little ink as it can.
 from __future__ import annotations
 
 import heapq
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -23,7 +24,7 @@ import numpy as np
 
 from htrbatch.segment.options import SegmentOptions
 
-ENGINES = ("auto", "numba", "python")
+ENGINES = ("auto", "c", "python")
 """Implementations of :func:`astar_seam`'s search loop (same results)."""
 
 
@@ -180,9 +181,9 @@ def astar_seam(
         cost: float (n, w) node costs, all > 0.
         lo, hi: int (w,) first and last row of the band in each column (inclusive).
         step_cost: extra cost of a diagonal or vertical move, >= 0.
-        engine: ``numba`` (the compiled search of :mod:`~htrbatch.segment.astar_jit`),
-            ``python`` (the same search in pure Python, ~20-50x slower) or ``auto`` (numba when
-            it can be imported). Both return the same path, cost and expansion count.
+        engine: ``c`` (the search in C, ``htrbatch/segment/_astar.c``, built at install),
+            ``python`` (the same search in pure Python, ~20-50x slower) or ``auto`` (C when the
+            extension was built). Both return the same path, cost and expansion count.
 
     Returns:
         :class:`SeamPath`, or None when no path exists (an empty or disconnected band).
@@ -202,15 +203,27 @@ def astar_seam(
     inside = (rows >= lo[None, :]) & (rows <= hi[None, :])
     band = np.where(inside, cost[r0:r1], np.inf)
     heur = seam_heuristic(band, lo - r0, hi - r0)
-    search = _compiled_search() if engine in ("auto", "numba") else None
-    if engine == "numba" and search is None:
-        raise ImportError("astar_seam(engine='numba') needs numba (pip install numba)")
+    search = _compiled_search() if engine in ("auto", "c") else None
+    if engine == "c" and search is None:
+        raise ImportError(
+            "astar_seam(engine='c'): the extension htrbatch.segment._astar was not built "
+            "(reinstall htrbatch with a C compiler: pip install .)"
+        )
     y_first, y_last = int(lo[0] - r0), int(hi[0] - r0)
     if search is not None:
-        g_arr, parent_arr, goal, expanded = search(
-            band.ravel(), heur, m, w, y_first, y_last, float(step_cost)
+        g = np.empty(m * w, np.float64)
+        parent = np.empty(m * w, np.int64)
+        goal, expanded = search(
+            np.ascontiguousarray(band.ravel()),
+            np.ascontiguousarray(heur, dtype=np.float64),
+            g,
+            parent,
+            m,
+            w,
+            y_first,
+            y_last,
+            float(step_cost),
         )
-        g, parent = g_arr, parent_arr
     else:
         g, parent, goal, expanded = _search_python(
             band.ravel().tolist(), heur.tolist(), m, w, y_first, y_last, float(step_cost)
@@ -231,17 +244,26 @@ def astar_seam(
     return SeamPath(np.stack([xs, ys], axis=1), (top + low) / 2.0, float(g[goal]), expanded)
 
 
-_COMPILED = None  # the compiled search once looked up; False when numba is missing
+_COMPILED = None  # the C search once looked up; False when the extension is missing
 
 
 def _compiled_search():
-    """The numba-compiled search of :mod:`htrbatch.segment.astar_jit`, or None without numba."""
+    """The C search of ``htrbatch.segment._astar`` (built at install), or None when the
+    extension is missing (an install without a C compiler: the pure-Python loop is used, with
+    one warning)."""
     global _COMPILED
     if _COMPILED is None:
         try:
-            from htrbatch.segment.astar_jit import search
+            from htrbatch.segment._astar import search
         except ImportError:
             search = False
+            warnings.warn(
+                "htrbatch.segment._astar (the A* seam search in C) is not built: seams are "
+                "searched in pure Python, ~20-50x slower. Reinstall with a C compiler "
+                "(pip install .) to build it.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         _COMPILED = search
     return _COMPILED or None
 
