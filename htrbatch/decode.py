@@ -615,9 +615,9 @@ class DecodeOptions:
     ``alpha``/``beta``/``beam_width``/``unk_offset`` only apply to ``decoder="beam"``;
     ``workers``: processes that run the beam search of large batches, 0 = in the calling
     process; None (auto) is 0 here and, in the transcribe pipeline, one process beside the
-    recogniser when there are two or more cores (docs/benchmarks.md, "Speed against
-    Tesseract"). ``punctuation``: the spacing style of the output text
-    (:data:`PUNCTUATION_STYLES`; see the module doc).
+    recogniser when there are two or more cores, none with ``--workers 0``
+    (docs/benchmarks.md, "Speed against Tesseract"). ``punctuation``: the spacing style of the
+    output text (:data:`PUNCTUATION_STYLES`; see the module doc).
     """
 
     decoder: str = "beam"

@@ -602,14 +602,17 @@ def prepared_stream(
         pool.close()
 
 
-def decode_workers(options: DecodeOptions) -> int:
-    """Beam-search processes for the pipeline: ``options.workers`` if set, else (auto) one
-    process beside the recogniser when there are two or more cores. Measured on 600 lines
+def decode_workers(options: TranscribeOptions) -> int:
+    """Beam-search processes for the pipeline: ``options.decode.workers`` if set; else (auto)
+    none when ``options.workers`` is 0 (everything in this process), one process beside the
+    recogniser when the decoder is beam and there are two or more cores. Measured on 600 lines
     (docs/benchmarks.md, "Speed against Tesseract"): in a thread of the recogniser's process the
     decoder's Python and the recogniser take turns on one interpreter lock."""
-    if options.workers is not None:
-        return options.workers
-    return 1 if options.decoder == "beam" and usable_cpus() >= 2 else 0
+    if options.decode.workers is not None:
+        return options.decode.workers
+    if options.workers == 0:
+        return 0
+    return 1 if options.decode.decoder == "beam" and usable_cpus() >= 2 else 0
 
 
 class Transcriber:
@@ -624,7 +627,7 @@ class Transcriber:
             options.model,
             options.device,
             options.batch_size,
-            replace(options.decode, workers=decode_workers(options.decode)),
+            replace(options.decode, workers=decode_workers(options)),
             precision=options.precision,
             threads=threads,
             quantize=options.quantize,

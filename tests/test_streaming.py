@@ -112,9 +112,11 @@ def test_decode_workers_auto_is_one_process_beside_the_recogniser(monkeypatch) -
 
     for cpus, want in ((1, 0), (2, 1), (16, 1)):
         monkeypatch.setattr(pipeline, "usable_cpus", lambda cpus=cpus: cpus)
-        assert decode_workers(DecodeOptions()) == want
-        assert decode_workers(DecodeOptions(decoder="greedy")) == 0
-        assert decode_workers(DecodeOptions(workers=3)) == 3
+        assert decode_workers(TranscribeOptions(workers=1)) == want
+        assert decode_workers(TranscribeOptions(decode=DecodeOptions(decoder="greedy"))) == 0
+        # --workers 0 means everything in this process, unless decode workers are asked for
+        assert decode_workers(TranscribeOptions(workers=0)) == 0
+        assert decode_workers(TranscribeOptions(decode=DecodeOptions(workers=3), workers=0)) == 3
 
 
 def test_bad_file_in_the_middle_is_reported_and_the_rest_done(
