@@ -56,9 +56,11 @@ def usable_cpus() -> int:
 
 
 def default_workers() -> int:
-    """Page-preparation processes: one per core beyond the one the recogniser uses, at most 4;
-    0 (everything in this process) on a single core."""
-    return max(0, min(4, usable_cpus() - 1))
+    """Page-preparation processes: one per core, at most 4; 0 (everything in this process) on a
+    single core. On 2 cores two workers beside the recogniser read pages 1.5x faster than one
+    (segmentation is most of a page's work; docs/benchmarks.md, "Speed against Tesseract")."""
+    cpus = usable_cpus()
+    return 0 if cpus < 2 else min(4, cpus)
 
 
 def recognizer_threads(threads: int, workers: int) -> int:

@@ -122,3 +122,11 @@ def test_train_prints_the_emulated_bf16_note_once(
     assert '"event": "note"' in out.with_name("m.log.jsonl").read_text()
     r = CliRunner().invoke(app, [*args, "--precision", "auto"])
     assert r.exit_code == 0 and "note" not in r.stderr, r.output
+
+
+@pytest.mark.parametrize("cpus, workers", [(1, 0), (2, 2), (3, 3), (4, 4), (16, 4)])
+def test_default_workers_is_one_per_core_up_to_four(monkeypatch, cpus, workers) -> None:
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: cpus)
+    assert runtime.default_workers() == workers
+    # the recogniser keeps at least one thread beside them
+    assert recognizer_threads(0, workers) >= 1 or workers == 0

@@ -28,7 +28,7 @@ WorkersOpt = Annotated[
         "--workers",
         min=0,
         help="Processes that read and segment pages while the model runs (0 = in-process; "
-        "the default is one per core beyond the first, at most 4).",
+        "the default is one per core, at most 4 (0 on one core)).",
     ),
 ]
 PrecisionOpt = Annotated[

@@ -115,7 +115,7 @@ def transcribe(
         min=0,
         show_default=False,
         help="Processes that read and segment pages while the model runs (0 = in-process; "
-        f"the default is one per core beyond the first, at most 4: here "
+        f"the default is one per core, at most 4 (0 on one core): here "
         f"{TranscribeOptions.workers}). Local backend only.",
     ),
     precision: str = typer.Option(
