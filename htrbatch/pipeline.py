@@ -621,8 +621,11 @@ class Transcriber:
     def __init__(self, options: TranscribeOptions = TranscribeOptions()) -> None:
         options.validate()
         self.options = options
-        # the workers have their cores; the recogniser gets the rest (at least one)
-        threads = recognizer_threads(options.threads, options.workers)
+        # the workers have their cores and the recogniser the rest (at least one), unless the
+        # workers only clean line images
+        threads = recognizer_threads(
+            options.threads, options.workers, line_images=options.segment.method == "none"
+        )
         self.recognizer = Recognizer(
             options.model,
             options.device,

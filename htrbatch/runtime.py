@@ -63,12 +63,16 @@ def default_workers() -> int:
     return 0 if cpus < 2 else min(4, cpus)
 
 
-def recognizer_threads(threads: int, workers: int) -> int:
+def recognizer_threads(threads: int, workers: int, line_images: bool = False) -> int:
     """Torch threads for the recogniser next to ``workers`` page processes: ``threads`` if set,
     else the cores the workers leave free (at least one, at most torch's default); 0 (torch's
-    default) when there are no workers."""
+    default) when there are no workers. With ``line_images`` (``--segmenter none``: the workers
+    only clean line images, a few ms each) the recogniser gets every core: on 2 cores that read
+    600 lines 1.1x faster, where pages, segmented by busy workers, were 1.2x slower with it
+    (docs/benchmarks.md, "Speed against Tesseract")."""
     if threads == 0 and workers > 0:
-        return min(torch.get_num_threads(), max(1, usable_cpus() - workers))
+        free = usable_cpus() if line_images else usable_cpus() - workers
+        return min(torch.get_num_threads(), max(1, free))
     return threads
 
 

@@ -77,6 +77,11 @@ def test_recognizer_threads_leave_the_workers_their_cores(monkeypatch: pytest.Mo
     assert recognizer_threads(0, 0) == 0  # no workers: torch's default
     assert recognizer_threads(0, 3) == 1  # the one core left
     assert recognizer_threads(0, 8) == 1  # at least one
+    # workers that only clean line images leave the recogniser every core (up to torch's own)
+    monkeypatch.setattr(runtime.torch, "get_num_threads", lambda: 4)
+    assert recognizer_threads(0, 4, line_images=True) == 4
+    assert recognizer_threads(0, 4, line_images=False) == 1
+    assert recognizer_threads(2, 4, line_images=True) == 2
 
 
 def _stderr_notes(stderr: str) -> list[str]:
