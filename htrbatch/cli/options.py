@@ -44,7 +44,8 @@ ThreadsOpt = Annotated[
     typer.Option(
         "--threads",
         min=0,
-        help="Torch threads for the recogniser (0 = the cores the workers leave free).",
+        help="Torch threads for the recogniser (0 = the cores the workers leave free; "
+        "every core with --segmenter none).",
     ),
 ]
 QuantizeOpt = Annotated[

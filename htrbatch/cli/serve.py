@@ -95,7 +95,8 @@ def serve(
         TranscribeOptions.threads,
         "--threads",
         min=0,
-        help="Torch threads for the recogniser (0 = the cores the workers leave free).",
+        help="Torch threads for the recogniser (0 = the cores the workers leave free; "
+        "every core with --segmenter none).",
     ),
 ) -> None:
     """Serve an upload page (GET /) and an HTTP API (POST /api/transcribe, GET /health, /docs).

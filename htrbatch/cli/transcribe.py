@@ -128,8 +128,9 @@ def transcribe(
         TranscribeOptions.threads,
         "--threads",
         min=0,
-        help="Torch threads for the recogniser (0 = the cores the workers leave free; with "
-        "--backend ray: per actor, 0 = 1, and the CPUs each actor holds).",
+        help="Torch threads for the recogniser (0 = the cores the workers leave free, every "
+        "core with --segmenter none; with --backend ray: per actor, 0 = 1, and the CPUs each "
+        "actor holds).",
     ),
     backend: str = typer.Option(
         BackendOptions.name,
