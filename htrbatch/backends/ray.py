@@ -144,12 +144,10 @@ class RayBackend(Backend):
         if os.environ.get(DIE_ONCE_ENV):
             self.test_env = {"env_vars": {DIE_ONCE_ENV: os.environ[DIE_ONCE_ENV]}}
             actor_options["runtime_env"] = self.test_env
-        # the actors run in-process (no page workers of their own): the page tasks do that
-        # an actor holds `threads` CPUs: it decodes in its own process, not in one beside it
-        decode = options.decode
-        if decode.workers is None:
-            decode = replace(decode, workers=0)
-        actor_opts = replace(options, workers=0, threads=threads, decode=decode)
+        # the actors run in-process (no page workers of their own): the page tasks do that;
+        # with workers=0 they also decode in their own process (pipeline.decode_workers), so an
+        # actor uses only the `threads` CPUs it holds
+        actor_opts = replace(options, workers=0, threads=threads)
         self.actors = [
             _RecogniserActor.options(**actor_options).remote(actor_opts) for _ in range(n)
         ]
