@@ -165,13 +165,16 @@ static int run(const double *c, const double *heur, double *g, int64_t *parent, 
     return err ? -1 : 0;
 }
 
-static int get(PyObject *obj, Py_buffer *view, int writable, const char *fmt, Py_ssize_t n,
-               const char *name) {
+/* A C-contiguous buffer of n 8-byte items whose format is fmt or alt (int64 is "l" on LP64
+ * systems and "q" elsewhere); on failure a ValueError naming the argument, nothing held. */
+static int get(PyObject *obj, Py_buffer *view, int writable, const char *fmt, const char *alt,
+               Py_ssize_t n, const char *name) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
                                           (writable ? PyBUF_WRITABLE : 0)) < 0)
         return -1;
-    if (view->format == NULL || strcmp(view->format, fmt) != 0 ||
-        view->len != n * view->itemsize || view->itemsize != 8) {
+    if (view->format == NULL ||
+        (strcmp(view->format, fmt) != 0 && strcmp(view->format, alt) != 0) ||
+        view->itemsize != 8 || view->len != n * 8) {
         PyErr_Format(PyExc_ValueError, "search: %s must be a contiguous %s array of %zd items",
                      name, fmt[0] == 'd' ? "float64" : "int64", n);
         PyBuffer_Release(view);
@@ -195,19 +198,10 @@ static PyObject *search(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_buffer bc, bh, bg, bp;
-    if (get(oc, &bc, 0, "d", m * w, "cost") < 0) return NULL;
-    if (get(oh, &bh, 0, "d", w, "heur") < 0) goto fail_c;
-    if (get(og, &bg, 1, "d", m * w, "g") < 0) goto fail_h;
-    /* int64 is "l" on LP64 systems and "q" elsewhere: accept either if 8 bytes */
-    if (PyObject_GetBuffer(op, &bp, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
-        goto fail_g;
-    if (bp.format == NULL || (strcmp(bp.format, "l") != 0 && strcmp(bp.format, "q") != 0) ||
-        bp.itemsize != 8 || bp.len != m * w * 8) {
-        PyErr_Format(PyExc_ValueError, "search: parent must be a contiguous int64 array of %zd items",
-                     m * w);
-        PyBuffer_Release(&bp);
-        goto fail_g;
-    }
+    if (get(oc, &bc, 0, "d", "d", m * w, "cost") < 0) return NULL;
+    if (get(oh, &bh, 0, "d", "d", w, "heur") < 0) goto fail_c;
+    if (get(og, &bg, 1, "d", "d", m * w, "g") < 0) goto fail_h;
+    if (get(op, &bp, 1, "l", "q", m * w, "parent") < 0) goto fail_g;
     int64_t goal = -1, expanded = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
